@@ -1,0 +1,34 @@
+/** Everything configurable, from the environment (documented in the README; listed in turbo.json). */
+export interface Config {
+  port: number;
+  host: string;
+  /** Origins allowed to use the session cookie (besides the request's own Host). */
+  publicOrigins: string[];
+  databaseUrl?: string;
+  dataDir?: string;
+  /** `postgres` shares subscription events through LISTEN/NOTIFY; `memory` keeps them in-process. */
+  pubsub: 'memory' | 'postgres';
+  sessionTtlDays: number;
+  /** How long a live space waits for its host to come back before it ends. */
+  hostGraceMs: number;
+  /** Abuse limits per client address (and, for sign-in, per handle). */
+  rateLimits: { signInPerMinutePerClient: number; signInPerMinutePerHandle: number; signUpPerHourPerClient: number };
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0–65535, got ${env.PORT}`);
+  const pubsub = (env.PUBSUB ?? (env.DATABASE_URL ? 'postgres' : 'memory')) as Config['pubsub'];
+  if (pubsub !== 'memory' && pubsub !== 'postgres') throw new Error(`PUBSUB must be memory or postgres, got ${env.PUBSUB}`);
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    publicOrigins: (env.PUBLIC_ORIGIN ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR || undefined,
+    pubsub,
+    sessionTtlDays: Number(env.SESSION_TTL_DAYS ?? 30),
+    hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
+    rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20 },
+  };
+}

@@ -1,0 +1,64 @@
+import { builder } from '../builder.ts';
+import type { UserRow } from '../services/accounts.ts';
+import { User } from './user.ts';
+
+const AuthPayload = builder.objectRef<{ token: string; user: UserRow }>('AuthPayload').implement({
+  description: 'A new session.',
+  fields: (t) => ({
+    token: t.exposeString('token', {
+      description: 'Bearer token for API clients; the PWA gets the same session as an HttpOnly cookie.',
+    }),
+    user: t.field({ type: User, resolve: (p) => p.user }),
+  }),
+});
+
+const SignUpInput = builder.inputType('SignUpInput', {
+  fields: (t) => ({
+    handle: t.string({ required: true, description: '3–15 letters, digits or underscores; unique ignoring case.' }),
+    displayName: t.string({ required: true, description: '1–50 characters.' }),
+    password: t.string({ required: true, description: '8–256 characters.' }),
+  }),
+});
+
+const SignInInput = builder.inputType('SignInInput', {
+  fields: (t) => ({
+    handle: t.string({ required: true }),
+    password: t.string({ required: true }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayload,
+    description: 'Create an account and sign in. BAD_USER_INPUT names the field at fault; CONFLICT when the handle is taken.',
+    args: { input: t.arg({ type: SignUpInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      ctx.services.limits.signUp.hit(ctx.clientKey);
+      const result = await ctx.services.accounts.signUp(input);
+      ctx.setSessionCookie(result.token);
+      return result;
+    },
+  }),
+  signIn: t.field({
+    type: AuthPayload,
+    description: 'Sign in. Rate limited per client and per handle (RATE_LIMITED with retryAfterMs).',
+    args: { input: t.arg({ type: SignInInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const { signInByClient, signInByHandle } = ctx.services.limits;
+      signInByClient.hit(ctx.clientKey);
+      signInByHandle.hit(input.handle.trim().toLowerCase());
+      const result = await ctx.services.accounts.signIn(input.handle, input.password);
+      ctx.setSessionCookie(result.token);
+      return result;
+    },
+  }),
+  signOut: t.boolean({
+    description: 'Revoke the current session (its token stops working) and clear the cookie. False when not signed in.',
+    resolve: async (_root, _args, ctx) => {
+      ctx.setSessionCookie(null);
+      if (!ctx.sessionId) return false;
+      await ctx.services.accounts.revokeSession(ctx.sessionId);
+      return true;
+    },
+  }),
+}));

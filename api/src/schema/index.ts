@@ -1,0 +1,13 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from '../builder.ts';
+import './node.ts';
+import './user.ts';
+import './auth.ts';
+import './space.ts';
+import './participant.ts';
+import './space-event.ts';
+
+export const schema = builder.toSchema();
+
+/** The served schema as SDL, sorted so the printed file diffs cleanly. */
+export const printedSchema = () => printSchema(lexicographicSortSchema(schema)) + '\n';

@@ -1,0 +1,44 @@
+import { builder } from '../builder.ts';
+import { effectiveMuted, type Role } from '../domain/rules.ts';
+import type { ParticipantRow } from '../services/spaces.ts';
+import { connectionOf } from './connection.ts';
+import { NodeInterface, registerNodeLoader } from './node.ts';
+import { User } from './user.ts';
+import { Space } from './space.ts';
+
+export const ParticipantRole = builder.enumType('ParticipantRole', {
+  values: {
+    HOST: { description: 'Opened the space; moderates; cannot be moderated.' },
+    CO_HOST: { description: 'Appointed by the host (at most 2); moderates speakers and listeners.' },
+    SPEAKER: { description: 'On stage with a mic (at most 10).' },
+    LISTENER: { description: 'In the audience; always muted.' },
+  } as const,
+});
+
+export const Participant = builder.objectRef<ParticipantRow>('Participant');
+registerNodeLoader('Participant', (id, ctx) => ctx.loaders.participant.load(id));
+
+export const ParticipantConnection = connectionOf('Participant', Participant);
+
+Participant.implement({
+  description: "A user's presence in a space.",
+  interfaces: [NodeInterface],
+  isTypeOf: (v) => typeof v === 'object' && v !== null && 'role' in v && 'spaceId' in v,
+  fields: (t) => ({
+    user: t.field({ type: User, resolve: async (p, _a, ctx) => (await ctx.loaders.user.load(p.userId))! }),
+    space: t.field({ type: Space, resolve: async (p, _a, ctx) => (await ctx.loaders.space.load(p.spaceId))! }),
+    role: t.field({ type: ParticipantRole, resolve: (p) => p.role as Role }),
+    muted: t.boolean({
+      description: 'Muted at the mixer: nothing this participant sends is heard. Always true for listeners.',
+      resolve: (p) => p.leftAt !== null || effectiveMuted(p.role as Role, p.muted),
+    }),
+    handRaised: t.exposeBoolean('handRaised', { description: 'Raised hand: asked the hosts for the mic.' }),
+    speaking: t.exposeBoolean('speaking', { description: 'Voice activity as the mixer detects it.' }),
+    audioConnected: t.exposeBoolean('audioConnected', { description: 'Connected to the audio mixer right now.' }),
+    joinedAt: t.field({ type: 'DateTime', resolve: (p) => p.joinedAt }),
+    present: t.boolean({
+      description: 'Still in the space (false after leaving or being removed).',
+      resolve: (p) => p.leftAt === null,
+    }),
+  }),
+});

@@ -1,0 +1,141 @@
+import { builder } from '../builder.ts';
+import { createLoaders, type Context } from '../context.ts';
+import { notFound, unauthenticated } from '../errors.ts';
+import { isModerator, type Role } from '../domain/rules.ts';
+import type { SpaceEventPayload } from '../pubsub.ts';
+import type { SpaceRow } from '../services/spaces.ts';
+import { Participant } from './participant.ts';
+import { Space, spaceIdArg } from './space.ts';
+import { User } from './user.ts';
+
+export const SpaceEventKind = builder.enumType('SpaceEventKind', {
+  values: {
+    PARTICIPANT_JOINED: {},
+    PARTICIPANT_LEFT: {},
+    PARTICIPANT_UPDATED: { description: 'Role, muted, handRaised or audioConnected changed.' },
+    SPEAKING_CHANGED: {},
+    SPEAKER_INVITED: { description: 'Sent to the host, co-hosts and the invitee.' },
+    SPEAKER_INVITE_REVOKED: { description: 'An invitation was withdrawn. Sent to the host, co-hosts and the invitee.' },
+    REACTION: {},
+    SPACE_UPDATED: { description: 'Title, state or speaker policy changed.' },
+    SPACE_ENDED: { description: 'The last event of a space: the subscription completes after it.' },
+    REMOVED: { description: 'The viewer was removed from the space (others see PARTICIPANT_LEFT).' },
+    AUDIO_RECONNECT: { description: 'The mixer restarted: connected clients should call connectAudio again with a new offer.' },
+  } as const,
+});
+
+const SpaceEvent = builder.objectRef<SpaceEventPayload>('SpaceEvent').implement({
+  description: 'One change in a space. Entities are resolved when the event is delivered.',
+  fields: (t) => ({
+    kind: t.field({ type: SpaceEventKind, resolve: (e) => e.kind as never }),
+    space: t.field({ type: Space, resolve: async (e, _a, ctx) => (await ctx.loaders.space.load(e.spaceId))! }),
+    participant: t.field({
+      type: Participant,
+      nullable: true,
+      resolve: (e, _a, ctx) => (e.participantId ? ctx.loaders.participant.load(e.participantId) : null),
+    }),
+    user: t.field({
+      type: User,
+      nullable: true,
+      description: 'The user concerned (invitee, reactor, removed user, participant).',
+      resolve: (e, _a, ctx) => (e.userId ? ctx.loaders.user.load(e.userId) : null),
+    }),
+    emoji: t.string({ nullable: true, resolve: (e) => e.emoji ?? null }),
+    at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),
+  }),
+});
+
+/** A subscription's context lives as long as the socket: each delivery gets fresh loaders. */
+function refresh(ctx: Context) {
+  ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null);
+}
+
+/** What this viewer sees of an event: private ones are filtered, removal is personal. */
+async function visibleTo(ctx: Context, event: SpaceEventPayload): Promise<SpaceEventPayload | null> {
+  const viewerId = ctx.viewer?.id ?? null;
+  switch (event.kind) {
+    case 'SPEAKER_INVITED':
+    case 'SPEAKER_INVITE_REVOKED': {
+      if (viewerId && viewerId === event.userId) return event;
+      const me = viewerId ? await ctx.loaders.viewerParticipant.load(event.spaceId) : null;
+      return isModerator(me?.role as Role | undefined) ? event : null;
+    }
+    case 'REMOVED':
+      if (viewerId && viewerId === event.userId) return event;
+      return event.participantId ? { ...event, kind: 'PARTICIPANT_LEFT' } : null;
+    default:
+      return event;
+  }
+}
+
+builder.subscriptionFields((t) => ({
+  spaceEvents: t.field({
+    type: SpaceEvent,
+    description: 'Everything that happens in one space, in order, as it happens. Completes after SPACE_ENDED.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    subscribe: async function* (_root, args, ctx) {
+      const spaceId = spaceIdArg(args.spaceId);
+      const events = ctx.services.events.pubsub.subscribe('space', spaceId);
+      // Start listening before the existence check, so nothing between the two is lost.
+      const firstEvent = events.next();
+      const [space] = await ctx.services.spaces.byIds([spaceId]);
+      if (!space) {
+        await events.return?.();
+        throw notFound('No such space.');
+      }
+      try {
+        let next = firstEvent;
+        for (;;) {
+          const { value, done } = await next;
+          if (done) return;
+          refresh(ctx);
+          const visible = await visibleTo(ctx, value);
+          if (visible) yield visible;
+          if (value.kind === 'SPACE_ENDED') return;
+          next = events.next();
+        }
+      } finally {
+        await events.return?.();
+      }
+    },
+    resolve: (event) => event,
+  }),
+  spacesBar: t.field({
+    type: [Space],
+    description: "The viewer's spaces bar: sent at once, then again whenever it changes.",
+    subscribe: async function* (_root, _args, ctx) {
+      if (!ctx.viewer) throw unauthenticated();
+      const viewerId = ctx.viewer.id;
+      const { spaces, follows } = ctx.services;
+      const activity = ctx.services.events.pubsub.subscribe('activity');
+      let next = activity.next();
+      let lastKey: string | null = null;
+      const changed = async (): Promise<SpaceRow[] | null> => {
+        const bar = await spaces.spacesBar(viewerId);
+        const key = bar.map((s) => s.id).join(',');
+        if (key === lastKey) return null;
+        lastKey = key;
+        return bar;
+      };
+      try {
+        yield (await changed())!;
+        for (;;) {
+          const { value, done } = await next;
+          if (done) return;
+          next = activity.next();
+          const concerns =
+            value.userIds.includes(viewerId) || (await follows.followedAmong(viewerId, value.userIds)).size > 0;
+          if (!concerns) continue;
+          const bar = await changed();
+          if (bar) {
+            refresh(ctx);
+            yield bar;
+          }
+        }
+      } finally {
+        await activity.return?.();
+      }
+    },
+    resolve: (bar) => bar,
+  }),
+}));

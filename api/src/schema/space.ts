@@ -1,0 +1,262 @@
+import { builder } from '../builder.ts';
+import { notFound } from '../errors.ts';
+import { isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
+import { expectId } from '../lib/ids.ts';
+import { pageSize } from '../lib/pagination.ts';
+import type { SpaceRow } from '../services/spaces.ts';
+import type { Context } from '../context.ts';
+import { connectionOf } from './connection.ts';
+import { NodeInterface, registerNodeLoader } from './node.ts';
+import { Participant, ParticipantConnection, ParticipantRole } from './participant.ts';
+import { User } from './user.ts';
+
+export const SpeakerPolicy = builder.enumType('SpeakerPolicy', {
+  description: 'Who may take the mic in a space, chosen by its host.',
+  values: {
+    EVERYONE: { description: 'Any listener may ask to speak.' },
+    FOLLOWING: { description: 'Only accounts the host follows may ask to speak.' },
+    INVITED: { description: 'Only accounts the host invited may speak.' },
+  } as const,
+});
+
+export const SpaceState = builder.enumType('SpaceState', {
+  values: {
+    SCHEDULED: { description: 'Announced for `scheduledFor`; the host starts it.' },
+    LIVE: { description: 'On air: people can join and listen.' },
+    ENDED: { description: 'Over, for good.' },
+  } as const,
+});
+
+export const Space = builder.objectRef<SpaceRow>('Space');
+registerNodeLoader('Space', (id, ctx) => ctx.loaders.space.load(id));
+export const SpaceConnection = connectionOf('Space', Space);
+
+Space.implement({
+  description: 'A live voice room: a host, a stage of up to 2 co-hosts and 10 speakers, and an audience.',
+  interfaces: [NodeInterface],
+  isTypeOf: (v) => typeof v === 'object' && v !== null && 'hostId' in v && 'speakerPolicy' in v,
+  fields: (t) => ({
+    title: t.exposeString('title'),
+    state: t.field({ type: SpaceState, resolve: (s) => s.state }),
+    speakerPolicy: t.field({ type: SpeakerPolicy, resolve: (s) => s.speakerPolicy }),
+    host: t.field({ type: User, resolve: async (s, _a, ctx) => (await ctx.loaders.user.load(s.hostId))! }),
+    scheduledFor: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.scheduledFor }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.startedAt }),
+    endedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.endedAt }),
+    stage: t.field({
+      type: [Participant],
+      description: 'Host, co-hosts and speakers currently on stage.',
+      resolve: (s, _a, ctx) => ctx.loaders.stage.load(s.id),
+    }),
+    participants: t.field({
+      type: ParticipantConnection,
+      description: 'Everyone currently in the space, stage first (by role, then join time). `first` ≤ 100.',
+      args: { first: t.arg.int(), after: t.arg.string(), role: t.arg({ type: ParticipantRole }) },
+      resolve: (s, args, ctx) =>
+        ctx.services.spaces.listParticipants(s.id, pageSize(args.first), args.after, args.role as Role | null),
+    }),
+    participantCount: t.int({
+      description: 'Everyone in the space now, stage included.',
+      resolve: async (s, _a, ctx) => (await ctx.loaders.counts.load(s.id)).participants,
+    }),
+    listenerCount: t.int({
+      description: 'Listeners (audience) in the space now.',
+      resolve: async (s, _a, ctx) => (await ctx.loaders.counts.load(s.id)).listeners,
+    }),
+    invitedSpeakers: t.field({
+      type: [User],
+      description: 'Users invited to speak (visible to the host and co-hosts; empty for others).',
+      resolve: async (s, _a, ctx) => {
+        const me = await ctx.loaders.viewerParticipant.load(s.id);
+        return isModerator(me?.role as Role | undefined) ? ctx.services.spaces.invitedUsers(s.id) : [];
+      },
+    }),
+    viewerParticipant: t.field({
+      type: Participant,
+      nullable: true,
+      description: "The viewer's own participation, when the viewer is in the space.",
+      resolve: (s, _a, ctx) => ctx.loaders.viewerParticipant.load(s.id),
+    }),
+    viewerCanSpeak: t.boolean({
+      description: 'Whether the speaker policy lets the viewer ask for, or accept, the mic right now.',
+      resolve: (s, _a, ctx) => ctx.services.spaces.viewerCanSpeak(s, ctx.viewer?.id ?? null),
+    }),
+  }),
+});
+
+const CreateSpaceInput = builder.inputType('CreateSpaceInput', {
+  fields: (t) => ({
+    title: t.string({ required: true, description: '1–100 characters.' }),
+    speakerPolicy: t.field({ type: SpeakerPolicy, required: true }),
+    scheduledFor: t.field({
+      type: 'DateTime',
+      description: 'When set (in the future), the space is SCHEDULED; otherwise it goes LIVE at once with the creator as HOST.',
+    }),
+  }),
+});
+
+/** Decodes a spaceId argument (BAD_USER_INPUT when malformed or of another type). */
+export const spaceIdArg = (id: string | number) => expectId('spaceId', String(id), 'Space');
+export const userIdArg = (id: string | number) => expectId('userId', String(id), 'User');
+
+const viewerId = (ctx: Context) => ctx.viewer!.id;
+
+builder.queryFields((t) => ({
+  space: t.field({
+    type: Space,
+    nullable: true,
+    description: 'A space by id, or null.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, { id }, ctx) => ctx.loaders.space.load(spaceIdArg(id)),
+  }),
+  liveSpaces: t.field({
+    type: SpaceConnection,
+    description: 'Live spaces, most listened first. `first` defaults to 20, at most 100.',
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: (_r, args, ctx) => ctx.services.spaces.listLive(pageSize(args.first), args.after),
+  }),
+  spacesBar: t.field({
+    type: [Space],
+    description:
+      'The bar at the top of the home screen: live spaces hosted by, or with on stage, accounts the viewer follows.',
+    resolve: (_r, _a, ctx) => (ctx.viewer ? ctx.services.spaces.spacesBar(ctx.viewer.id) : []),
+  }),
+}));
+
+const signedIn = { signedIn: true } as const;
+
+builder.mutationFields((t) => ({
+  createSpace: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Open a space (LIVE at once, creator as HOST) or schedule one. CONFLICT when already hosting a live space.',
+    args: { input: t.arg({ type: CreateSpaceInput, required: true }) },
+    resolve: (_r, { input }, ctx) =>
+      ctx.services.spaces.create(viewerId(ctx), {
+        title: input.title,
+        speakerPolicy: input.speakerPolicy as Policy,
+        scheduledFor: input.scheduledFor ?? null,
+      }),
+  }),
+  startSpace: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host only: SCHEDULED -> LIVE.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.start(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  endSpace: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host only: ends the space for everyone and disconnects all audio.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.end(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  setSpeakerPolicy: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host only. Takes effect at once: speakers no longer eligible return to the audience.',
+    args: { spaceId: t.arg.id({ required: true }), policy: t.arg({ type: SpeakerPolicy, required: true }) },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.setPolicy(viewerId(ctx), spaceIdArg(args.spaceId), args.policy as Policy),
+  }),
+  joinSpace: t.field({
+    type: Participant,
+    authScopes: signedIn,
+    description: 'Enter as a LISTENER (the host re-enters as HOST). FORBIDDEN for removed users; CONFLICT when not LIVE.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.join(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  leaveSpace: t.boolean({
+    authScopes: signedIn,
+    description: 'Leave the space (false when not in it). A host who leaves has a grace period to come back before the space ends.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.leave(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  requestToSpeak: t.field({
+    type: Participant,
+    authScopes: signedIn,
+    description: "Raise (or lower) the viewer's hand. FORBIDDEN when the speaker policy does not allow the viewer.",
+    args: { spaceId: t.arg.id({ required: true }), raised: t.arg.boolean({ defaultValue: true }) },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.requestToSpeak(viewerId(ctx), spaceIdArg(args.spaceId), args.raised ?? true),
+  }),
+  inviteSpeaker: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host or co-host: invite a user to speak (makes them eligible under any policy).',
+    args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.invite(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
+  }),
+  revokeSpeakerInvite: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host or co-host: withdraw an invitation; if that user is on stage only by it, they return to the audience.',
+    args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.revokeInvite(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
+  }),
+  acceptSpeakerInvite: t.field({
+    type: Participant,
+    authScopes: signedIn,
+    description: 'The invited viewer accepts and goes on stage as SPEAKER (muted until they unmute).',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.acceptInvite(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  setParticipantRole: t.field({
+    type: Participant,
+    authScopes: signedIn,
+    description:
+      'Host or co-host: change a participant\'s role. SPEAKER needs an eligible user (raised hand or invited, and allowed by the policy); CO_HOST is host only; at most 2 co-hosts and 10 speakers (CONFLICT past that). LISTENER takes someone off stage; anyone but the host may also step down themselves.',
+    args: {
+      spaceId: t.arg.id({ required: true }),
+      userId: t.arg.id({ required: true }),
+      role: t.arg({ type: ParticipantRole, required: true }),
+    },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.setRole(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId), args.role as Role),
+  }),
+  setMuted: t.field({
+    type: Participant,
+    authScopes: signedIn,
+    description: 'The viewer mutes or unmutes their own mic (unmuting needs a stage role).',
+    args: { spaceId: t.arg.id({ required: true }), muted: t.arg.boolean({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.setMuted(viewerId(ctx), spaceIdArg(args.spaceId), args.muted),
+  }),
+  muteParticipant: t.field({
+    type: Participant,
+    authScopes: signedIn,
+    description: 'Host or co-host: mute a participant at the mixer (they may unmute later).',
+    args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.muteParticipant(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
+  }),
+  muteAll: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host or co-host: mute everyone on stage but the hosts.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.muteAll(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  removeParticipant: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description: 'Host or co-host: remove a user from the space; they cannot rejoin it.',
+    args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) =>
+      ctx.services.spaces.remove(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
+  }),
+  react: t.boolean({
+    authScopes: signedIn,
+    description: 'Send an emoji reaction to everyone in the space. One of: 👏 ❤️ 😂 😮 😢 🔥 💯 🙌 👍 👎 🎉 🤔. Rate limited.',
+    args: { spaceId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.react(viewerId(ctx), spaceIdArg(args.spaceId), args.emoji),
+  }),
+}));
+
+export async function loadSpaceOrThrow(ctx: Context, spaceId: string) {
+  const space = await ctx.loaders.space.load(spaceId);
+  if (!space) throw notFound('No such space.');
+  return space;
+}

@@ -1,0 +1,95 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { sessions, users, type Database } from '@spaces/db';
+import { badInput, conflict, isUniqueViolation, unauthenticated } from '../errors.ts';
+
+export type UserRow = typeof users.$inferSelect;
+
+const HANDLE = /^[A-Za-z0-9_]{3,15}$/;
+// algorithm 2 = Argon2id (a const enum upstream, which isolated modules cannot import).
+const ARGON2 = { algorithm: 2 as const, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+// A real hash of a random password: unknown handles cost the same verify as wrong passwords.
+const DUMMY_HASH = argon2Hash(randomBytes(16).toString('hex'), ARGON2);
+
+export interface SignUpInput {
+  handle: string;
+  displayName: string;
+  password: string;
+}
+
+export function validateSignUp(input: SignUpInput): SignUpInput {
+  const handle = input.handle.trim();
+  if (!HANDLE.test(handle))
+    throw badInput('handle', 'must be 3–15 characters: letters, digits or underscore');
+  const displayName = input.displayName.trim().replace(/\s+/g, ' ');
+  if (displayName.length < 1 || displayName.length > 50)
+    throw badInput('displayName', 'must be 1–50 characters');
+  if (/[\u0000-\u001f\u007f]/.test(displayName)) throw badInput('displayName', 'must not contain control characters');
+  if (input.password.length < 8) throw badInput('password', 'must be at least 8 characters');
+  if (input.password.length > 256) throw badInput('password', 'must be at most 256 characters');
+  return { handle, displayName, password: input.password };
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export class Accounts {
+  constructor(
+    private readonly db: Database,
+    private readonly sessionTtlMs: number,
+  ) {}
+
+  async signUp(raw: SignUpInput) {
+    const input = validateSignUp(raw);
+    const passwordHash = await argon2Hash(input.password, ARGON2);
+    let user: UserRow;
+    try {
+      [user] = (await this.db
+        .insert(users)
+        .values({ handle: input.handle, displayName: input.displayName, passwordHash })
+        .returning()) as [UserRow];
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`The handle "${input.handle}" is taken.`);
+      throw error;
+    }
+    return { user, token: await this.createSession(user.id) };
+  }
+
+  /** Same error, and about the same time, for an unknown handle and a wrong password. */
+  async signIn(handle: string, password: string) {
+    const [user] = await this.db
+      .select()
+      .from(users)
+      .where(eq(sql`lower(${users.handle})`, handle.trim().toLowerCase()))
+      .limit(1);
+    const ok = await argon2Verify(user?.passwordHash ?? (await DUMMY_HASH), password.slice(0, 256));
+    if (!user || !ok) throw unauthenticated('Wrong handle or password.');
+    return { user, token: await this.createSession(user.id) };
+  }
+
+  async createSession(userId: string): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    await this.db.insert(sessions).values({
+      userId,
+      tokenHash: hashToken(token),
+      expiresAt: new Date(Date.now() + this.sessionTtlMs),
+    });
+    return token;
+  }
+
+  /** The user behind a bearer token or cookie, or null for unknown, expired and revoked ones. */
+  async authenticate(token: string): Promise<{ user: UserRow; sessionId: string } | null> {
+    if (!token || token.length > 200) return null;
+    const [row] = await this.db
+      .select({ user: users, sessionId: sessions.id })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(and(eq(sessions.tokenHash, hashToken(token)), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
+      .limit(1);
+    return row ?? null;
+  }
+
+  async revokeSession(sessionId: string): Promise<void> {
+    await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, sessionId));
+  }
+}

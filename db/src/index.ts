@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import postgres from 'postgres';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import type { PgAsyncDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+
+export * as schema from './schema.ts';
+export * from './schema.ts';
+
+export type Database = PgAsyncDatabase<PgQueryResultHKT>;
+
+export const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** Any constant works; it only has to be the same for every instance of Spaces. */
+const MIGRATION_LOCK_KEY = 727_001;
+
+export interface DbHandle {
+  db: Database;
+  kind: 'postgres' | 'pglite';
+  /** The raw postgres.js client (PostgreSQL only): used for LISTEN/NOTIFY. */
+  sql?: postgres.Sql;
+  close(): Promise<void>;
+}
+
+export interface CreateDbOptions {
+  /** PostgreSQL URL; when absent, an embedded PGlite database in dataDir. */
+  url?: string;
+  dataDir?: string;
+  /** Run migrations before returning (default true). */
+  migrate?: boolean;
+  maxConnections?: number;
+}
+
+/**
+ * The one way to open the database. DATABASE_URL set: PostgreSQL through postgres.js.
+ * Otherwise embedded PGlite under DATA_DIR (default .data/pglite), so `pnpm start` needs no server.
+ */
+export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle> {
+  const url = options.url ?? process.env.DATABASE_URL;
+  const shouldMigrate = options.migrate ?? true;
+  if (url) {
+    if (shouldMigrate) await migrateWithLock(url);
+    const sql = postgres(url, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      connection: { application_name: 'spaces' },
+    });
+    const db = drizzlePostgres({ client: sql }) as unknown as Database;
+    return { db, kind: 'postgres', sql, close: () => sql.end({ timeout: 5 }) };
+  }
+  const dataDir = options.dataDir ?? process.env.DATA_DIR ?? path.resolve('.data/pglite');
+  mkdirSync(dataDir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
+  const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
+  const client = await PGlite.create({ dataDir });
+  const pgliteDb = drizzlePglite({ client });
+  // PGlite is opened by one process only, so there is nothing to race with here.
+  if (shouldMigrate) await migratePglite(pgliteDb, { migrationsFolder });
+  return { db: pgliteDb as unknown as Database, kind: 'pglite', close: () => client.close() };
+}
+
+/**
+ * Migrates on one dedicated connection holding a session advisory lock, so two instances
+ * starting together run the migrations once: the second waits, then finds nothing to do.
+ */
+export async function migrateWithLock(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    try {
+      await migratePostgres(drizzlePostgres({ client: sql }), { migrationsFolder });
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

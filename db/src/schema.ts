@@ -1,0 +1,165 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow();
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // Stored as typed; uniqueness and look-ups are case-insensitive (lower(handle)).
+    handle: text('handle').notNull(),
+    displayName: text('display_name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    // Kept in the same transaction as the follows row, with atomic increments, so they stay
+    // exact under concurrent follows without a count(*) per read.
+    followerCount: integer('follower_count').notNull().default(0),
+    followingCount: integer('following_count').notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('users_handle_lower_key').on(sql`lower(${t.handle})`),
+    check('users_handle_format', sql`${t.handle} ~ '^[A-Za-z0-9_]{3,15}$'`),
+    check('users_counts_nonnegative', sql`${t.followerCount} >= 0 and ${t.followingCount} >= 0`),
+  ],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    // sha256 of the bearer token: a leaked table does not leak usable tokens.
+    tokenHash: text('token_hash').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [uniqueIndex('sessions_token_hash_key').on(t.tokenHash), index('sessions_user_idx').on(t.userId)],
+);
+
+export const follows = pgTable(
+  'follows',
+  {
+    followerId: uuid('follower_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    followeeId: uuid('followee_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.followerId, t.followeeId] }),
+    check('follows_no_self_follow', sql`${t.followerId} <> ${t.followeeId}`),
+    index('follows_followee_idx').on(t.followeeId, t.createdAt),
+    index('follows_follower_idx').on(t.followerId, t.createdAt),
+  ],
+);
+
+export const spaceState = pgEnum('space_state', ['SCHEDULED', 'LIVE', 'ENDED']);
+export const speakerPolicy = pgEnum('speaker_policy', ['EVERYONE', 'FOLLOWING', 'INVITED']);
+export const participantRole = pgEnum('participant_role', ['HOST', 'CO_HOST', 'SPEAKER', 'LISTENER']);
+
+export const spaces = pgTable(
+  'spaces',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    hostId: uuid('host_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    state: spaceState('state').notNull(),
+    speakerPolicy: speakerPolicy('speaker_policy').notNull(),
+    scheduledFor: timestamp('scheduled_for', { withTimezone: true, precision: 3 }),
+    startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
+    endedAt: timestamp('ended_at', { withTimezone: true, precision: 3 }),
+    // Set while the host is away; the space ends when the grace period after it runs out.
+    hostAwaySince: timestamp('host_away_since', { withTimezone: true, precision: 3 }),
+    // Where the space's audio lives: which configured Janus instance, and the room number on it.
+    mixerInstance: text('mixer_instance'),
+    mixerRoom: bigint('mixer_room', { mode: 'number' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // A user hosts at most one live space at a time.
+    uniqueIndex('spaces_one_live_per_host').on(t.hostId).where(sql`${t.state} = 'LIVE'`),
+    index('spaces_state_idx').on(t.state, t.startedAt),
+    check('spaces_title_length', sql`char_length(${t.title}) between 1 and 100`),
+  ],
+);
+
+export const participants = pgTable(
+  'participants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    spaceId: uuid('space_id')
+      .notNull()
+      .references(() => spaces.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: participantRole('role').notNull(),
+    muted: boolean('muted').notNull().default(true),
+    handRaised: boolean('hand_raised').notNull().default(false),
+    speaking: boolean('speaking').notNull().default(false),
+    audioConnected: boolean('audio_connected').notNull().default(false),
+    joinedAt: timestamp('joined_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    // One row per user and space, reused on rejoin; present while leftAt is null.
+    leftAt: timestamp('left_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('participants_space_user_key').on(t.spaceId, t.userId),
+    index('participants_present_idx').on(t.spaceId, t.role).where(sql`${t.leftAt} is null`),
+    index('participants_user_idx').on(t.userId).where(sql`${t.leftAt} is null`),
+  ],
+);
+
+export const speakerInvites = pgTable(
+  'speaker_invites',
+  {
+    spaceId: uuid('space_id')
+      .notNull()
+      .references(() => spaces.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    invitedBy: uuid('invited_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] })],
+);
+
+export const spaceBans = pgTable(
+  'space_bans',
+  {
+    spaceId: uuid('space_id')
+      .notNull()
+      .references(() => spaces.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    bannedBy: uuid('banned_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] })],
+);
