@@ -96,8 +96,16 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     // Unexpected errors reach clients as INTERNAL_SERVER_ERROR; the original goes to the log only.
     maskedErrors: {
       maskError(error, message) {
-        if (error instanceof GraphQLError && error.extensions?.code) return error;
-        console.error('[api] unexpected error', error instanceof GraphQLError ? error.originalError ?? error : error);
+        if (error instanceof GraphQLError) {
+          if (error.extensions?.code) return error;
+          // Parse, validation and coercion errors: the request itself is wrong, say so. Tagged in
+          // place (returning the same error keeps yoga from logging it as a masked failure).
+          if (!error.originalError || error.originalError instanceof GraphQLError) {
+            Object.assign(error, { extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
+            return error;
+          }
+        }
+        // Anything else is ours: yoga logs the original; the client gets no details.
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
     },

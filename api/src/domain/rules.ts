@@ -93,14 +93,14 @@ export function canSetRole(
   to: Role,
   counts: StageCounts,
 ): Verdict {
-  if (to === 'HOST') return deny('The host role cannot be given.', 'BAD_USER_INPUT');
-  if (target.role === null) return deny('That user is not in the space.', 'CONFLICT');
   if (actor.userId === target.userId) {
-    if (to === 'LISTENER' && target.role !== 'HOST') return allow;
+    if (to === 'LISTENER' && target.role !== 'HOST' && target.role !== null) return allow;
     return deny(actor.role === 'HOST' ? 'The host role cannot be changed.' : 'You can only step down yourself.');
   }
   const moderation = canModerate(actor, target);
   if (!moderation.ok) return moderation;
+  if (to === 'HOST') return deny('The host role cannot be given.', 'BAD_USER_INPUT');
+  if (target.role === null) return deny('That user is not in the space.', 'CONFLICT');
   if (to === target.role) return allow;
   if (to === 'CO_HOST') {
     if (actor.role !== 'HOST') return deny('Only the host can appoint co-hosts.');

@@ -33,7 +33,7 @@ export function useLimits(maxBodyBytes = MAX_BODY_BYTES): Plugin[] {
     maxAliases: { n: 15 },
     maxDirectives: { n: 20 },
     maxTokens: { n: 2_000 },
-    costLimit: { maxCost: 5_000, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 },
+    costLimit: { maxCost: 15_000, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 },
     blockFieldSuggestion: { enabled: true },
   });
   return [bodyLimit, armor as Plugin];

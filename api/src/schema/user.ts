@@ -59,7 +59,8 @@ builder.queryFields((t) => ({
     description: 'A user by handle (case-insensitive), or null.',
     args: { handle: t.arg.string({ required: true }) },
     resolve: async (_root, { handle }, ctx) => {
-      if (handle.length > 64) return null;
+      // Only well-formed handles can exist; anything else is simply not found.
+      if (!/^[A-Za-z0-9_]{1,64}$/.test(handle.trim())) return null;
       const [user] = await ctx.services.db
         .select()
         .from(users)

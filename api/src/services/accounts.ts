@@ -57,7 +57,8 @@ export class Accounts {
 
   /** Same error, and about the same time, for an unknown handle and a wrong password. */
   async signIn(handle: string, password: string) {
-    const [user] = await this.db
+    const wellFormed = HANDLE.test(handle.trim());
+    const [user] = !wellFormed ? [] : await this.db
       .select()
       .from(users)
       .where(eq(sql`lower(${users.handle})`, handle.trim().toLowerCase()))

@@ -259,6 +259,14 @@ export class Spaces {
     return row ?? null;
   }
 
+  /** The viewer's presence, or why there is none: removed users are told so, others to join. */
+  private async requirePresent(tx: Tx, space: SpaceRow, userId: string): Promise<ParticipantRow> {
+    const me = await this.presentIn(tx, space.id, userId);
+    if (me) return me;
+    if (await this.isBannedTx(tx, space.id, userId)) throw forbidden('You were removed from this space.');
+    throw conflict('Join the space first.');
+  }
+
   private async requireModerator(tx: Tx, space: SpaceRow, userId: string): Promise<ParticipantRow> {
     const me = await this.presentIn(tx, space.id, userId);
     if (!me || !isModerator(me.role)) throw forbidden('Only the host and co-hosts can do this.');
@@ -522,17 +530,16 @@ export class Spaces {
   async requestToSpeak(viewerId: string, spaceId: string, raised: boolean) {
     return this.change(spaceId, async (tx, space, emit) => {
       await this.requireLive(space);
-      const me = await this.presentIn(tx, space.id, viewerId);
+      const me = await this.requirePresent(tx, space, viewerId);
       if (!raised) {
-        if (!me) throw conflict('Join the space first.');
         if (!me.handRaised) return me;
         emit({ kind: 'PARTICIPANT_UPDATED', participantId: me.id, userId: viewerId });
         return this.updateParticipant(tx, me.id, { handRaised: false });
       }
-      enforce(canRequestToSpeak(me?.role ?? null, await this.eligibility(space, viewerId, tx)));
-      if (me!.handRaised) return me!;
-      emit({ kind: 'PARTICIPANT_UPDATED', participantId: me!.id, userId: viewerId });
-      return this.updateParticipant(tx, me!.id, { handRaised: true });
+      enforce(canRequestToSpeak(me.role as Role, await this.eligibility(space, viewerId, tx)));
+      if (me.handRaised) return me;
+      emit({ kind: 'PARTICIPANT_UPDATED', participantId: me.id, userId: viewerId });
+      return this.updateParticipant(tx, me.id, { handRaised: true });
     });
   }
 
@@ -585,11 +592,10 @@ export class Spaces {
     const space0 = await this.byIds([spaceId]);
     const result = await this.change(spaceId, async (tx, space, emit) => {
       await this.requireLive(space);
-      const me = await this.presentIn(tx, space.id, viewerId);
-      if (!me) throw conflict('Join the space first.');
+      const me = await this.requirePresent(tx, space, viewerId);
+      if (isOnStage(me.role)) return me;
       const facts = await this.eligibility(space, viewerId, tx);
       if (!facts.invited) throw forbidden('You have not been invited to speak.');
-      if (isOnStage(me.role)) return me;
       const counts = await this.stageCounts(tx, space.id);
       enforce(
         canSetRole(
@@ -615,7 +621,7 @@ export class Spaces {
     const result = await this.change(spaceId, async (tx, space, emit) => {
       await this.requireLive(space);
       const me = await this.presentIn(tx, space.id, viewerId);
-      if (!me) throw forbidden('Only the host and co-hosts can do this.');
+      if (!me || (viewerId !== userId && !isModerator(me.role))) throw forbidden('Only the host and co-hosts can do this.');
       await this.requireUser(tx, userId);
       const target = await this.presentIn(tx, space.id, userId);
       if (!target) throw notFound('That user is not in this space.');
@@ -651,9 +657,8 @@ export class Spaces {
     let changed: { row: ParticipantRow; space: SpaceRow } | null = null;
     const result = await this.change(spaceId, async (tx, space, emit) => {
       await this.requireLive(space);
-      const me = await this.presentIn(tx, space.id, viewerId);
-      if (!muted) enforce(canUnmute(me?.role ?? null));
-      if (!me) throw conflict('Join the space first.');
+      const me = await this.requirePresent(tx, space, viewerId);
+      if (!muted) enforce(canUnmute(me.role as Role));
       if (me.muted === muted) return me;
       const row = await this.updateParticipant(tx, me.id, { muted });
       emit({ kind: 'PARTICIPANT_UPDATED', participantId: me.id, userId: viewerId });
@@ -744,7 +749,10 @@ export class Spaces {
     if (!space) throw notFound('No such space.');
     await this.requireLive(space);
     const [me] = await this.presentParticipants([{ spaceId, userId: viewerId }]);
-    if (!me) throw conflict('Join the space first.');
+    if (!me) {
+      if (await this.isBanned(spaceId, viewerId)) throw forbidden('You were removed from this space.');
+      throw conflict('Join the space first.');
+    }
     this.reactionLimiter.hit(`${viewerId}:${spaceId}`);
     this.events.pubsub.publish('space', spaceId, {
       kind: 'REACTION',
