@@ -197,6 +197,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     server,
     url: null,
     async start() {
+      if (app.url) return app.url;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
