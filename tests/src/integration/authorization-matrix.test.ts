@@ -27,7 +27,6 @@ interface Op {
   expect: (actor: Actor, policy: Policy) => Outcome;
 }
 
-const present = (a: Actor) => ['host', 'coHost', 'speaker', 'listener'].includes(a);
 const moderator = (a: Actor) => a === 'host' || a === 'coHost';
 /** The answer for actors outside the space: signed out, removed, never joined. */
 const outside = (a: Actor, outsider: Outcome = 'CONFLICT'): Outcome | null =>

@@ -81,9 +81,9 @@ describe('followers / following pagination', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const r = await t.gql(PAGE, { h: star.handle, after });
+      const r: any = await t.gql(PAGE, { h: star.handle, after });
       expect(r.errors).toBeUndefined();
-      const conn = r.data!.user.followers;
+      const conn: any = r.data!.user.followers;
       seen.push(...conn.edges.map((e: any) => e.node.id));
       pages++;
       if (!conn.pageInfo.hasNextPage) break;
