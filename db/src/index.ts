@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import postgres from 'postgres';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
@@ -12,6 +11,9 @@ export * from './schema.ts';
 export type Database = PgAsyncDatabase<PgQueryResultHKT>;
 
 export const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** `.data/pglite` at the repository root, wherever the process was started from. */
+const defaultDataDir = fileURLToPath(new URL('../../.data/pglite', import.meta.url));
 
 /** Any constant works; it only has to be the same for every instance of Spaces. */
 const MIGRATION_LOCK_KEY = 727_001;
@@ -50,7 +52,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle>
     const db = drizzlePostgres({ client: sql }) as unknown as Database;
     return { db, kind: 'postgres', sql, close: () => sql.end({ timeout: 5 }) };
   }
-  const dataDir = options.dataDir ?? process.env.DATA_DIR ?? path.resolve('.data/pglite');
+  const dataDir = options.dataDir ?? process.env.DATA_DIR ?? defaultDataDir;
   mkdirSync(dataDir, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
