@@ -138,7 +138,15 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const web = options.serveWeb === false ? null : await serveWeb();
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/graphql' || path?.startsWith('/graphql/')) return yoga(req, res);
+    if (path === '/graphql' || path?.startsWith('/graphql/')) {
+      // The body limit is checked on Content-Length (useLimits); a streamed body without one
+      // could grow unbounded before parsing, so it is refused outright.
+      if (req.method === 'POST' && req.headers['content-length'] === undefined) {
+        res.writeHead(411, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ errors: [{ message: 'Content-Length required.', extensions: { code: 'BAD_USER_INPUT' } }] }));
+      }
+      return yoga(req, res);
+    }
     if (path === '/healthz') {
       const ok = await database.db.execute('select 1').then(() => true, () => false);
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });

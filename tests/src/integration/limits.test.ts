@@ -75,6 +75,23 @@ describe('malformed and oversized requests', () => {
   });
 });
 
+describe('over a real socket', () => {
+  it('refuses a streamed POST body without Content-Length (411)', async () => {
+    const base = await t.app.start();
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write('{"query":"{ viewer { id } }"');
+      req.end('}');
+    });
+    expect(status).toBe(411);
+  });
+});
+
 describe('health', () => {
   it('reports the database as reachable', async () => {
     const base = await t.app.start();
