@@ -8,5 +8,9 @@ export default defineConfig({
     // One graphql copy (the CJS build Node gives yoga), or `instanceof GraphQLError` breaks.
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
-  test: { include: ['src/**/*.test.ts'] },
+  test: {
+    include: ['src/**/*.test.ts'],
+    reporters: ['default', 'json'],
+    outputFile: { json: '../.reports/api.json' },
+  },
 });

@@ -10,6 +10,8 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
+    reporters: ['default', 'json'],
+    outputFile: { json: '../.reports/tests.json' },
     include: ['src/**/*.test.ts'],
     globalSetup: ['src/support/global-setup.ts'],
     testTimeout: 30_000,
