@@ -11,6 +11,7 @@ import { schema } from './schema/index.ts';
 import { Accounts } from './services/accounts.ts';
 import { Follows } from './services/follows.ts';
 import { Spaces } from './services/spaces.ts';
+import { Mixer } from './services/mixer.ts';
 import { createInProcessBus, createPostgresBus, type EventBus } from './pubsub.ts';
 import { RateLimiter } from './lib/rate-limit.ts';
 import { credentialsOf, isSameOrigin, sessionCookie } from './plugins/cookies.ts';
@@ -62,11 +63,19 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     config.pubsub === 'postgres' && database.sql ? await createPostgresBus(database.sql) : createInProcessBus();
 
   const sessionTtlMs = config.sessionTtlDays * 86_400_000;
+  const spaces = new Spaces(database.db, events, config.hostGraceMs);
+  const mixer = new Mixer(database.db, spaces, events, config.mixers, {
+    prebuffering: config.mixerPrebuffering,
+    reconnectIntervalMs: 500,
+  });
+  // The mixer follows every committed change to who may be heard.
+  spaces.listeners.push(mixer);
   const services: Services = {
     db: database.db,
     accounts: new Accounts(database.db, sessionTtlMs),
     follows: new Follows(database.db),
-    spaces: new Spaces(database.db, events, config.hostGraceMs),
+    spaces,
+    mixer,
     events,
     limits: {
       signInByClient: new RateLimiter(config.rateLimits.signInPerMinutePerClient, 60_000),
@@ -206,6 +215,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     url: null,
     async start() {
       if (app.url) return app.url;
+      await mixer.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -220,6 +230,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     },
     async stop() {
       if (janitor) clearInterval(janitor);
+      await mixer.stop();
       await wsServer.dispose();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -11,6 +11,13 @@ export interface Config {
   sessionTtlDays: number;
   /** How long a live space waits for its host to come back before it ends. */
   hostGraceMs: number;
+  /**
+   * Janus instances the API controls (JANUS_URLS="name=http://127.0.0.1:8088/janus,..." with
+   * JANUS_ADMIN_KEY). Empty: `main.ts` starts a private Janus; a bare buildApp() has no voice.
+   */
+  mixers: { name: string; url: string; adminKey: string; apiSecret?: string }[];
+  /** AudioBridge prebuffering in 20 ms packets (the mixer's added delay). */
+  mixerPrebuffering: number;
   /** Abuse limits per client address (and, for sign-in, per handle). */
   rateLimits: { signInPerMinutePerClient: number; signInPerMinutePerHandle: number; signUpPerHourPerClient: number };
 }
@@ -29,6 +36,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     pubsub,
     sessionTtlDays: Number(env.SESSION_TTL_DAYS ?? 30),
     hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
+    mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET),
+    mixerPrebuffering: Number(env.JANUS_PREBUFFERING ?? 2),
     rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20 },
   };
+}
+
+function parseJanusUrls(raw: string | undefined, adminKey: string | undefined, apiSecret: string | undefined) {
+  if (!raw) return [];
+  if (!adminKey) throw new Error('JANUS_URLS needs JANUS_ADMIN_KEY (the AudioBridge admin_key of those instances)');
+  return raw.split(',').map((entry, i) => {
+    const eq = entry.indexOf('=');
+    const [name, url] = eq > 0 ? [entry.slice(0, eq).trim(), entry.slice(eq + 1).trim()] : [`janus${i + 1}`, entry.trim()];
+    if (!/^https?:\/\//.test(url)) throw new Error(`JANUS_URLS: "${entry}" is not name=http(s)://host:port/janus`);
+    return { name, url, adminKey, apiSecret: apiSecret || undefined };
+  });
 }

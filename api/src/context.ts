@@ -4,6 +4,7 @@ import { users, type Database } from '@spaces/db';
 import type { Accounts, UserRow } from './services/accounts.ts';
 import type { Follows } from './services/follows.ts';
 import type { ParticipantRow, SpaceRow, Spaces } from './services/spaces.ts';
+import type { Mixer } from './services/mixer.ts';
 import type { EventBus } from './pubsub.ts';
 import type { RateLimiter } from './lib/rate-limit.ts';
 
@@ -13,6 +14,7 @@ export interface Services {
   accounts: Accounts;
   follows: Follows;
   spaces: Spaces;
+  mixer: Mixer;
   events: EventBus;
   limits: { signInByClient: RateLimiter; signInByHandle: RateLimiter; signUp: RateLimiter };
 }

@@ -6,6 +6,7 @@ import './auth.ts';
 import './space.ts';
 import './participant.ts';
 import './space-event.ts';
+import './audio.ts';
 
 export const schema = builder.toSchema();
 

@@ -1,0 +1,401 @@
+import { createHmac, randomInt } from 'node:crypto';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { spaces, type Database } from '@spaces/db';
+import {
+  JanusError,
+  JanusSession,
+  type AudioBridgeHandle,
+  type PlainRtpAnswer,
+  type PlainRtpOffer,
+} from '@spaces/janus';
+import { isHeardAtMixer, type Role } from '../domain/rules.ts';
+import { badInput, conflict, forbidden } from '../errors.ts';
+import type { EventBus } from '../pubsub.ts';
+import type { ParticipantRow, SpaceListener, SpaceRow, Spaces } from './spaces.ts';
+
+/** One configured Janus instance the API controls. */
+export interface MixerInstance {
+  name: string;
+  /** Janus HTTP API base URL, e.g. http://127.0.0.1:8088/janus */
+  url: string;
+  /** AudioBridge admin_key: needed to create rooms and forwarders. */
+  adminKey: string;
+  apiSecret?: string;
+}
+
+export interface MixerOptions {
+  /** Packets buffered per speaker before mixing (x 20 ms of delay). */
+  prebuffering: number;
+  /** How often to retry a Janus that went away. */
+  reconnectIntervalMs: number;
+}
+
+interface Instance {
+  config: MixerInstance;
+  session: JanusSession | null;
+  /** A handle outside any room, for room management and moderation. */
+  control: AudioBridgeHandle | null;
+  recovering: boolean;
+}
+
+/** One participant's audio: a Janus handle the API owns, joined to the space's room. */
+interface Connection {
+  participantId: string;
+  spaceId: string;
+  instance: string;
+  room: number;
+  janusId: number;
+  handle: AudioBridgeHandle;
+  /** Set while we tear it down ourselves, so its hangup is not treated as a drop. */
+  closing: boolean;
+}
+
+const MAX_SDP_BYTES = 20_000;
+
+/**
+ * The mixer control: owns every Janus session and handle, places each live space's AudioBridge
+ * room on an instance, relays SDP, and makes the mixer follow the domain rules. Who is heard is
+ * decided here from `isHeardAtMixer` alone, applied with moderator mute/unmute on the room, so no
+ * message a client sends can make it heard.
+ */
+export class Mixer implements SpaceListener {
+  private readonly instances = new Map<string, Instance>();
+  private readonly connections = new Map<string, Connection>();
+  private stopped = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly spaces: Spaces,
+    private readonly events: EventBus,
+    configs: MixerInstance[],
+    private readonly options: MixerOptions = { prebuffering: 2, reconnectIntervalMs: 500 },
+  ) {
+    for (const config of configs) this.instances.set(config.name, { config, session: null, control: null, recovering: false });
+  }
+
+  get available(): boolean {
+    return this.instances.size > 0;
+  }
+
+  /** Connects to every instance and makes sure the rooms of live spaces placed there exist. */
+  async start(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((i) => this.connectInstance(i).catch(() => this.recover(i))));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const c of this.connections.values()) c.closing = true;
+    this.connections.clear();
+    // Destroying the session makes Janus drop its handles (and so their participants).
+    await Promise.all([...this.instances.values()].map((i) => i.session?.destroy()));
+  }
+
+  private async connectInstance(instance: Instance): Promise<void> {
+    const session = await JanusSession.create({ url: instance.config.url, apiSecret: instance.config.apiSecret });
+    const control = await session.attachAudioBridge({ adminKey: instance.config.adminKey, opaqueId: 'spaces-control' });
+    instance.session = session;
+    instance.control = control;
+    session.once('disconnected', () => {
+      if (this.stopped || instance.session !== session) return;
+      void this.recover(instance);
+    });
+    await this.restoreRooms(instance);
+  }
+
+  /**
+   * Janus went away: everyone on it lost audio. Mark them so, then reconnect until Janus is back,
+   * recreate the rooms of live spaces, and tell clients to reconnect with a new offer.
+   */
+  private async recover(instance: Instance): Promise<void> {
+    if (instance.recovering || this.stopped) return;
+    instance.recovering = true;
+    instance.session = null;
+    instance.control = null;
+    const dropped = [...this.connections.values()].filter((c) => c.instance === instance.config.name);
+    for (const c of dropped) {
+      c.closing = true;
+      this.connections.delete(c.participantId);
+      await this.spaces.setAudioState(c.participantId, { audioConnected: false, speaking: false }).catch(() => {});
+    }
+    while (!this.stopped) {
+      try {
+        await this.connectInstance(instance);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, this.options.reconnectIntervalMs));
+      }
+    }
+    instance.recovering = false;
+    if (this.stopped) return;
+    const live = await this.db
+      .select({ id: spaces.id })
+      .from(spaces)
+      .where(and(eq(spaces.state, 'LIVE'), eq(spaces.mixerInstance, instance.config.name)));
+    for (const { id } of live)
+      this.events.pubsub.publish('space', id, { kind: 'AUDIO_RECONNECT', spaceId: id, at: new Date().toISOString() });
+  }
+
+  private async restoreRooms(instance: Instance) {
+    const live = await this.db
+      .select()
+      .from(spaces)
+      .where(and(eq(spaces.state, 'LIVE'), eq(spaces.mixerInstance, instance.config.name)));
+    for (const space of live) if (space.mixerRoom !== null) await this.createRoom(instance, space.mixerRoom);
+  }
+
+  /** Room secrets are derived, not stored: any API instance (or a restarted one) can moderate. */
+  private roomSecret(instance: Instance, room: number) {
+    return createHmac('sha256', instance.config.adminKey).update(`room:${room}`).digest('hex').slice(0, 32);
+  }
+
+  private async createRoom(instance: Instance, room: number) {
+    try {
+      await instance.control!.create({
+        room,
+        description: `space`,
+        secret: this.roomSecret(instance, room),
+        sampling_rate: 48000,
+        default_prebuffering: this.options.prebuffering,
+        audiolevel_event: true,
+        audio_active_packets: 25,
+        audio_level_average: 55,
+        // Plain-RTP participants are for gateways and tests; joins happen only through the API.
+        allow_rtp_participants: true,
+      });
+    } catch (error) {
+      if (!(error instanceof JanusError && error.kind === 'room-exists')) throw error;
+    }
+  }
+
+  private usable(name: string | null): Instance | null {
+    const instance = name ? this.instances.get(name) : undefined;
+    return instance?.control?.isAttached ? instance : null;
+  }
+
+  /** The space's room, created (and its placement stored) on first use. */
+  private async ensureRoom(space: SpaceRow): Promise<{ instance: Instance; room: number }> {
+    if (space.mixerInstance && space.mixerRoom !== null) {
+      const instance = this.usable(space.mixerInstance);
+      if (!instance) throw conflict('Voice is reconnecting; try again in a moment.');
+      return { instance, room: space.mixerRoom };
+    }
+    const instance = await this.placeSpace();
+    const room = randomInt(1, 2 ** 47);
+    await this.createRoom(instance, room);
+    const [placed] = await this.db
+      .update(spaces)
+      .set({ mixerInstance: instance.config.name, mixerRoom: room })
+      .where(and(eq(spaces.id, space.id), isNull(spaces.mixerRoom)))
+      .returning();
+    if (placed) return { instance, room };
+    // Another request placed it first: use theirs, drop ours.
+    await instance.control!.destroy(room, { secret: this.roomSecret(instance, room) }).catch(() => {});
+    const [current] = await this.db.select().from(spaces).where(eq(spaces.id, space.id));
+    return this.ensureRoom(current!);
+  }
+
+  /** The instance with the fewest live spaces, among those reachable now. */
+  private async placeSpace(): Promise<Instance> {
+    const up = [...this.instances.values()].filter((i) => i.control?.isAttached);
+    if (up.length === 0) throw conflict(this.available ? 'Voice is reconnecting; try again in a moment.' : 'Voice is not available on this server.');
+    const load = await this.db
+      .select({ name: spaces.mixerInstance, n: sql<number>`count(*)::int` })
+      .from(spaces)
+      .where(and(eq(spaces.state, 'LIVE'), inArray(spaces.mixerInstance, up.map((i) => i.config.name))))
+      .groupBy(spaces.mixerInstance);
+    const count = (i: Instance) => load.find((l) => l.name === i.config.name)?.n ?? 0;
+    return up.sort((a, b) => count(a) - count(b))[0]!;
+  }
+
+  private async presentParticipant(viewerId: string, spaceId: string) {
+    const [space] = await this.spaces.byIds([spaceId]);
+    if (!space) throw badInput('spaceId', 'no such space');
+    if (space.state !== 'LIVE') throw conflict('This space is not live.');
+    const [me] = await this.spaces.presentParticipants([{ spaceId, userId: viewerId }]);
+    if (!me) {
+      if (await this.spaces.isBanned(spaceId, viewerId)) throw forbidden('You were removed from this space.');
+      throw conflict('Join the space first.');
+    }
+    return { space, me };
+  }
+
+  /** WebRTC: the viewer's complete offer in, the mixer's answer out. */
+  async connect(viewerId: string, spaceId: string, offer: string): Promise<{ answer: string; participant: ParticipantRow }> {
+    if (!this.available) throw conflict('Voice is not available on this server.');
+    if (offer.length > MAX_SDP_BYTES) throw badInput('offer', `must be at most ${MAX_SDP_BYTES} bytes`);
+    if (!offer.startsWith('v=0') || !/\r?\nm=audio /.test(offer)) throw badInput('offer', 'must be an SDP offer with an audio section');
+    const { space, me } = await this.presentParticipant(viewerId, spaceId);
+    const joined = await this.join(space, me, { jsep: { type: 'offer', sdp: offer } });
+    return { answer: joined.answer!, participant: joined.participant };
+  }
+
+  /**
+   * Plain RTP (gateways, tests): Janus sends the mix to `rtp` and takes this participant's audio
+   * at the returned address. The same rules decide whether it is heard. Not in the public API.
+   */
+  async connectPlainRtp(participantId: string, rtp: PlainRtpOffer): Promise<PlainRtpAnswer> {
+    const [me] = await this.spaces.participantsByIds([participantId]);
+    if (!me || me.leftAt) throw conflict('Not in the space.');
+    const [space] = await this.spaces.byIds([me.spaceId]);
+    const joined = await this.join(space!, me, { rtp });
+    return joined.rtp!;
+  }
+
+  private async join(
+    space: SpaceRow,
+    me: ParticipantRow,
+    media: { jsep: { type: 'offer'; sdp: string } } | { rtp: PlainRtpOffer },
+  ): Promise<{ answer?: string; rtp?: PlainRtpAnswer; participant: ParticipantRow }> {
+    await this.hangUp(me.id);
+    const { instance, room } = await this.ensureRoom(space);
+    const handle = await instance.session!.attachAudioBridge({ opaqueId: `participant-${me.id}` });
+    const muted = !isHeardAtMixer({ role: me.role as Role, muted: me.muted, present: true });
+    let joined;
+    try {
+      joined = await handle.join({ room, display: me.id, muted, ...media } as never);
+    } catch (error) {
+      await handle.detach().catch(() => {});
+      if (error instanceof JanusError && error.kind === 'invalid-sdp') throw badInput('offer', 'the mixer could not use this SDP offer');
+      throw error;
+    }
+    const connection: Connection = {
+      participantId: me.id,
+      spaceId: space.id,
+      instance: instance.config.name,
+      room,
+      janusId: (joined as { id: number }).id,
+      handle,
+      closing: false,
+    };
+    this.connections.set(me.id, connection);
+    this.watch(connection);
+    // The state may have changed while we joined: apply the rules once more, now that we can.
+    const [fresh] = await this.spaces.participantsByIds([me.id]);
+    if (fresh) await this.apply(fresh);
+    const participant =
+      'rtp' in media
+        ? ((await this.spaces.setAudioState(me.id, { audioConnected: true })) ?? fresh ?? me)
+        : (fresh ?? me);
+    return {
+      answer: (joined as { jsep?: { sdp: string } }).jsep?.sdp,
+      rtp: (joined as { rtp?: PlainRtpAnswer }).rtp,
+      participant,
+    };
+  }
+
+  private watch(c: Connection) {
+    c.handle.on('webrtcup', () => {
+      if (this.connections.get(c.participantId) === c)
+        void this.spaces.setAudioState(c.participantId, { audioConnected: true }).catch(() => {});
+    });
+    const dropped = () => {
+      if (c.closing || this.connections.get(c.participantId) !== c) return;
+      this.connections.delete(c.participantId);
+      c.closing = true;
+      void c.handle.detach().catch(() => {});
+      void this.spaces.setAudioState(c.participantId, { audioConnected: false, speaking: false }).catch(() => {});
+    };
+    c.handle.on('hangup', dropped);
+    c.handle.on('kicked', dropped);
+    // Every handle in a room hears every talking event; each connection reports only its own.
+    const talking = (speaking: boolean) => (e: { id: number }) => {
+      if (e.id !== c.janusId || this.connections.get(c.participantId) !== c) return;
+      void this.reportSpeaking(c.participantId, speaking);
+    };
+    c.handle.on('talking', talking(true));
+    c.handle.on('stopped-talking', talking(false));
+  }
+
+  private async reportSpeaking(participantId: string, speaking: boolean) {
+    const [p] = await this.spaces.participantsByIds([participantId]);
+    // Only someone the mixer lets through can be speaking.
+    if (!p || (speaking && !isHeardAtMixer({ role: p.role as Role, muted: p.muted, present: p.leftAt === null }))) return;
+    if (p.speaking !== speaking) await this.spaces.setAudioState(participantId, { speaking });
+  }
+
+  /** Makes the mixer match the rules for one participant: heard, or muted at the room. */
+  private async apply(p: ParticipantRow) {
+    const c = this.connections.get(p.id);
+    if (!c) return;
+    const instance = this.usable(c.instance);
+    if (!instance) return;
+    const heard = isHeardAtMixer({ role: p.role as Role, muted: p.muted, present: p.leftAt === null });
+    const secret = this.roomSecret(instance, c.room);
+    if (heard) await instance.control!.unmute(c.room, c.janusId, { secret });
+    else {
+      await instance.control!.mute(c.room, c.janusId, { secret });
+      if (p.speaking) await this.spaces.setAudioState(p.id, { speaking: false });
+    }
+  }
+
+  /** Closes a participant's audio, if connected. */
+  private async hangUp(participantId: string, kick = false): Promise<boolean> {
+    const c = this.connections.get(participantId);
+    if (!c) return false;
+    c.closing = true;
+    this.connections.delete(participantId);
+    const instance = this.usable(c.instance);
+    if (instance && kick) await instance.control!.kick(c.room, c.janusId, { secret: this.roomSecret(instance, c.room) }).catch(() => {});
+    await c.handle.detach().catch(() => {});
+    return true;
+  }
+
+  async disconnect(viewerId: string, spaceId: string): Promise<boolean> {
+    const [me] = await this.spaces.presentParticipants([{ spaceId, userId: viewerId }]);
+    if (!me) return false;
+    const was = await this.hangUp(me.id);
+    await this.spaces.setAudioState(me.id, { audioConnected: false, speaking: false });
+    return was;
+  }
+
+  // SpaceListener: the domain changed; the mixer follows.
+
+  async onParticipantChanged(p: ParticipantRow) {
+    await this.apply(p);
+  }
+
+  async onParticipantRemoved(p: ParticipantRow) {
+    await this.hangUp(p.id, true);
+  }
+
+  async onSpaceLive(space: SpaceRow) {
+    if (this.available) await this.ensureRoom(space).catch(() => {});
+  }
+
+  async onSpaceEnded(space: SpaceRow) {
+    for (const c of [...this.connections.values()]) if (c.spaceId === space.id) await this.hangUp(c.participantId);
+    const instance = this.usable(space.mixerInstance);
+    if (instance && space.mixerRoom !== null)
+      await instance.control!.destroy(space.mixerRoom, { secret: this.roomSecret(instance, space.mixerRoom) }).catch(() => {});
+  }
+
+  /** For tests and diagnostics: the room of a space and its participants as Janus sees them. */
+  async inspect(spaceId: string) {
+    const [space] = await this.spaces.byIds([spaceId]);
+    const instance = this.usable(space?.mixerInstance ?? null);
+    if (!space || !instance || space.mixerRoom === null) return null;
+    const list = await instance.control!.listParticipants(space.mixerRoom);
+    const byJanusId = new Map([...this.connections.values()].map((c) => [c.janusId, c.participantId]));
+    return { instance: instance.config.name, room: space.mixerRoom, participants: list.map((p) => ({ ...p, participantId: byJanusId.get(p.id) })) };
+  }
+
+  /** For tests: forward the room's mix as plain RTP to host:port (what a listener hears). */
+  async forwardMix(spaceId: string, host: string, port: number) {
+    const [space] = await this.spaces.byIds([spaceId]);
+    const instance = this.usable(space?.mixerInstance ?? null);
+    if (!space || !instance || space.mixerRoom === null) throw conflict('No room for this space.');
+    return instance.control!.rtpForward({
+      room: space.mixerRoom,
+      host,
+      port,
+      codec: 'opus',
+      ptype: 111,
+      secret: this.roomSecret(instance, space.mixerRoom),
+    });
+  }
+
+  /** Present participants whose audio this API instance holds. */
+  connectedParticipantIds(): string[] {
+    return [...this.connections.keys()];
+  }
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PlainRtpEndpoint, startJanus, type RunningJanus } from '@spaces/janus';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { TONES, TonePresence } from '../support/audio.ts';
+import { EVENTS, must, Q, users, type U } from '../support/spaces.ts';
+import { subscribe, wsClient } from '../support/ws.ts';
+
+/**
+ * Who is heard, checked on decoded audio through a real Janus: each person is a plain-RTP
+ * participant on loopback that sends its own tone; a listener's endpoint receives the mix.
+ */
+let janus: RunningJanus;
+let t: TestApp;
+const endpoints: PlainRtpEndpoint[] = [];
+
+beforeAll(async () => {
+  janus = await startJanus();
+  t = await startTestApp({ mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }] });
+  await t.app.start();
+});
+afterAll(async () => {
+  await Promise.allSettled(endpoints.map((e) => e.close()));
+  await t?.close();
+  await janus?.stop();
+});
+
+/** Connects a participant's audio as plain RTP, sending `toneHz` (or silence). */
+async function connect(s: string, user: U, toneHz: number | null) {
+  const { space } = await must(t, `query($s: ID!) { space(id: $s) { viewerParticipant { id } } }`, { s }, user);
+  const participantId = Buffer.from(space.viewerParticipant.id, 'base64url').toString().split(':')[1]!;
+  const endpoint = await PlainRtpEndpoint.open();
+  endpoints.push(endpoint);
+  const answer = await t.app.services.mixer.connectPlainRtp(participantId, endpoint.offer);
+  endpoint.connect(answer);
+  endpoint.setTone(toneHz);
+  endpoint.start();
+  return { endpoint, participantId };
+}
+
+async function space(host: U, policy = 'EVERYONE') {
+  return (await must(t, Q.create, { input: { title: 'Voice', speakerPolicy: policy } }, host)).createSpace.id as string;
+}
+
+describe('who is heard at the mixer', () => {
+  it('hears the host, never a listener, and an approved speaker only while allowed', async () => {
+    const [host, speaker, listener, ear] = await users(t, 4, 'vo');
+    const s = await space(host!);
+    for (const u of [speaker, listener, ear]) await must(t, Q.join, { s }, u);
+    await connect(s, host!, TONES.host);
+    await connect(s, listener!, TONES.listener); // a listener who sends audio
+    await connect(s, speaker!, TONES.speaker);
+    const { endpoint } = await connect(s, ear!, null);
+    const hostTone = new TonePresence(endpoint, TONES.host);
+    const listenerTone = new TonePresence(endpoint, TONES.listener);
+    const speakerTone = new TonePresence(endpoint, TONES.speaker);
+
+    await hostTone.waitFor(true);
+    expect(await listenerTone.fractionOver(1000)).toBe(0);
+    expect(await speakerTone.fractionOver(300)).toBe(0); // still a listener
+
+    // Approved and unmuted: heard.
+    await must(t, Q.raise, { s, r: true }, speaker);
+    await must(t, Q.role, { s, u: speaker!.id, role: 'SPEAKER' }, host);
+    await must(t, Q.setMuted, { s, m: false }, speaker);
+    await speakerTone.waitFor(true);
+
+    // Moderator mute: silent; the speaker unmutes: heard again.
+    await must(t, Q.mute, { s, u: speaker!.id }, host);
+    await speakerTone.waitFor(false);
+    await must(t, Q.setMuted, { s, m: false }, speaker);
+    await speakerTone.waitFor(true);
+
+    // Taken off stage: silent.
+    await must(t, Q.role, { s, u: speaker!.id, role: 'LISTENER' }, host);
+    await speakerTone.waitFor(false);
+    expect(await hostTone.fractionOver(500)).toBeGreaterThan(0.8);
+    expect(await listenerTone.fractionOver(500)).toBe(0);
+  });
+
+  it('silences a speaker when the policy tightens, and after an unfollow under FOLLOWING', async () => {
+    const [host, a, b, ear] = await users(t, 4, 'vp');
+    await must(t, Q.follow, { u: b!.id }, host);
+    const s = await space(host!, 'FOLLOWING');
+    for (const u of [a, b, ear]) await must(t, Q.join, { s }, u);
+    // a is on stage by invitation... then revoked: b by the follow.
+    await must(t, Q.invite, { s, u: a!.id }, host);
+    await must(t, Q.accept, { s }, a);
+    await must(t, Q.setMuted, { s, m: false }, a);
+    await must(t, Q.raise, { s, r: true }, b);
+    await must(t, Q.role, { s, u: b!.id, role: 'SPEAKER' }, host);
+    await must(t, Q.setMuted, { s, m: false }, b);
+    await connect(s, a!, TONES.other);
+    await connect(s, b!, TONES.speaker);
+    const { endpoint } = await connect(s, ear!, null);
+    const aTone = new TonePresence(endpoint, TONES.other);
+    const bTone = new TonePresence(endpoint, TONES.speaker);
+    await aTone.waitFor(true);
+    await bTone.waitFor(true);
+
+    await must(t, Q.unfollow, { u: b!.id }, host);
+    await bTone.waitFor(false);
+    expect(await aTone.fractionOver(400)).toBeGreaterThan(0.8);
+
+    await must(t, Q.policy, { s, p: 'INVITED' }, host);
+    await must(t, Q.revoke, { s, u: a!.id }, host);
+    await aTone.waitFor(false);
+  });
+
+  it('kicks a removed participant out of the room', async () => {
+    const [host, guest] = await users(t, 2, 'vk');
+    const s = await space(host!);
+    await must(t, Q.join, { s }, guest);
+    await connect(s, host!, TONES.host);
+    const { participantId } = await connect(s, guest!, null);
+    const rawSpaceId = Buffer.from(s, 'base64url').toString().split(':')[1]!;
+    const inRoom = async () => (await t.app.services.mixer.inspect(rawSpaceId))!.participants.map((p) => p.participantId);
+    await expect.poll(inRoom).toContain(participantId);
+    await must(t, Q.remove, { s, u: guest!.id }, host);
+    await expect.poll(inRoom).not.toContain(participantId);
+  });
+});
+
+describe('Janus restart', () => {
+  it('recreates the room, tells clients to reconnect, and a reconnected speaker is heard again', async () => {
+    const [host, ear] = await users(t, 2, 'vr');
+    const s = await space(host!);
+    await must(t, Q.join, { s }, ear);
+    await connect(s, host!, TONES.host);
+    const first = await connect(s, ear!, null);
+    await new TonePresence(first.endpoint, TONES.host).waitFor(true);
+
+    const client = wsClient(t.app.url!);
+    const sub = subscribe<any>(client, EVENTS, { s }, (d) => d.spaceEvents);
+    await new Promise((r) => setTimeout(r, 150));
+
+    // Kill Janus hard, then bring it back where it was (what main.ts's supervisor does).
+    const port = Number(new URL(janus.httpUrl).port);
+    process.kill(janus.pid, 'SIGKILL');
+    await expect.poll(() => janus.exited).toBe(true);
+    await sub.waitFor((e) => e.kind === 'PARTICIPANT_UPDATED' && e.participant.audioConnected === false, 8000);
+    janus = await startJanus({ httpPort: port, adminKey: janus.adminKey });
+    await sub.waitFor((e) => e.kind === 'AUDIO_RECONNECT', 10_000);
+
+    await connect(s, host!, TONES.host);
+    const again = await connect(s, ear!, null);
+    await new TonePresence(again.endpoint, TONES.host).waitFor(true);
+    await client.dispose();
+  }, 40_000);
+});
