@@ -119,6 +119,9 @@ export const participants = pgTable(
     handRaised: boolean('hand_raised').notNull().default(false),
     speaking: boolean('speaking').notNull().default(false),
     audioConnected: boolean('audio_connected').notNull().default(false),
+    // This participant's id in the space's AudioBridge room while connected: any API instance can
+    // then mute or kick it, whichever instance holds its handle.
+    mixerParticipantId: bigint('mixer_participant_id', { mode: 'number' }),
     joinedAt: timestamp('joined_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     // One row per user and space, reused on rejoin; present while leftAt is null.
     leftAt: timestamp('left_at', { withTimezone: true, precision: 3 }),

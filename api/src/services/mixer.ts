@@ -1,6 +1,6 @@
 import { createHmac, randomInt } from 'node:crypto';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { spaces, type Database } from '@spaces/db';
+import { participants, spaces, type Database } from '@spaces/db';
 import {
   JanusError,
   JanusSession,
@@ -115,7 +115,7 @@ export class Mixer implements SpaceListener {
     for (const c of dropped) {
       c.closing = true;
       this.connections.delete(c.participantId);
-      await this.spaces.setAudioState(c.participantId, { audioConnected: false, speaking: false }).catch(() => {});
+      await this.forget(c.participantId);
     }
     while (!this.stopped) {
       try {
@@ -246,7 +246,7 @@ export class Mixer implements SpaceListener {
     me: ParticipantRow,
     media: { jsep: { type: 'offer'; sdp: string } } | { rtp: PlainRtpOffer },
   ): Promise<{ answer?: string; rtp?: PlainRtpAnswer; participant: ParticipantRow }> {
-    await this.hangUp(me.id);
+    await this.hangUp(me, true);
     const { instance, room } = await this.ensureRoom(space);
     const handle = await instance.session!.attachAudioBridge({ opaqueId: `participant-${me.id}` });
     const muted = !isHeardAtMixer({ role: me.role as Role, muted: me.muted, present: true });
@@ -269,6 +269,10 @@ export class Mixer implements SpaceListener {
     };
     this.connections.set(me.id, connection);
     this.watch(connection);
+    await this.db
+      .update(participants)
+      .set({ mixerParticipantId: connection.janusId })
+      .where(eq(participants.id, me.id));
     // The state may have changed while we joined: apply the rules once more, now that we can.
     const [fresh] = await this.spaces.participantsByIds([me.id]);
     if (fresh) await this.apply(fresh);
@@ -293,10 +297,11 @@ export class Mixer implements SpaceListener {
       this.connections.delete(c.participantId);
       c.closing = true;
       void c.handle.detach().catch(() => {});
-      void this.spaces.setAudioState(c.participantId, { audioConnected: false, speaking: false }).catch(() => {});
+      void this.forget(c.participantId);
     };
     c.handle.on('hangup', dropped);
     c.handle.on('kicked', dropped);
+    c.handle.on('room-destroyed', dropped);
     // Every handle in a room hears every talking event; each connection reports only its own.
     const talking = (speaking: boolean) => (e: { id: number }) => {
       if (e.id !== c.janusId || this.connections.get(c.participantId) !== c) return;
@@ -306,6 +311,16 @@ export class Mixer implements SpaceListener {
     c.handle.on('stopped-talking', talking(false));
   }
 
+  /** The participant's audio is gone: no mixer id, not connected, not speaking (with events). */
+  private async forget(participantId: string) {
+    try {
+      await this.db.update(participants).set({ mixerParticipantId: null }).where(eq(participants.id, participantId));
+      await this.spaces.setAudioState(participantId, { audioConnected: false, speaking: false });
+    } catch (error) {
+      console.error('[mixer] could not record a dropped connection', error);
+    }
+  }
+
   private async reportSpeaking(participantId: string, speaking: boolean) {
     const [p] = await this.spaces.participantsByIds([participantId]);
     // Only someone the mixer lets through can be speaking.
@@ -313,29 +328,52 @@ export class Mixer implements SpaceListener {
     if (p.speaking !== speaking) await this.spaces.setAudioState(participantId, { speaking });
   }
 
-  /** Makes the mixer match the rules for one participant: heard, or muted at the room. */
-  private async apply(p: ParticipantRow) {
-    const c = this.connections.get(p.id);
-    if (!c) return;
-    const instance = this.usable(c.instance);
-    if (!instance) return;
-    const heard = isHeardAtMixer({ role: p.role as Role, muted: p.muted, present: p.leftAt === null });
-    const secret = this.roomSecret(instance, c.room);
-    if (heard) await instance.control!.unmute(c.room, c.janusId, { secret });
-    else {
-      await instance.control!.mute(c.room, c.janusId, { secret });
-      if (p.speaking) await this.spaces.setAudioState(p.id, { speaking: false });
+  /** Where a participant is in the mixer: from the database, so any API instance can act on it. */
+  private async locate(p: ParticipantRow): Promise<{ instance: Instance; room: number; janusId: number } | null> {
+    const local = this.connections.get(p.id);
+    if (local) {
+      const instance = this.usable(local.instance);
+      return instance ? { instance, room: local.room, janusId: local.janusId } : null;
     }
+    if (p.mixerParticipantId === null) return null;
+    const [space] = await this.spaces.byIds([p.spaceId]);
+    const instance = this.usable(space?.mixerInstance ?? null);
+    if (!space || !instance || space.mixerRoom === null) return null;
+    return { instance, room: space.mixerRoom, janusId: p.mixerParticipantId };
   }
 
-  /** Closes a participant's audio, if connected. */
-  private async hangUp(participantId: string, kick = false): Promise<boolean> {
-    const c = this.connections.get(participantId);
+  /**
+   * Makes the mixer match the rules for one participant: heard, or muted at the room. Works for
+   * participants whose handle another API instance holds (moderator requests go by room and id).
+   */
+  private async apply(p: ParticipantRow) {
+    const at = await this.locate(p);
+    if (!at) return;
+    const heard = isHeardAtMixer({ role: p.role as Role, muted: p.muted, present: p.leftAt === null });
+    const secret = this.roomSecret(at.instance, at.room);
+    try {
+      if (heard) await at.instance.control!.unmute(at.room, at.janusId, { secret });
+      else await at.instance.control!.mute(at.room, at.janusId, { secret });
+    } catch (error) {
+      // Gone from the room meanwhile (hung up, kicked): nothing left to mute.
+      if (!(error instanceof JanusError && error.kind === 'no-such-user')) throw error;
+    }
+    if (!heard && p.speaking) await this.spaces.setAudioState(p.id, { speaking: false });
+  }
+
+  /** Closes a participant's audio: our own handle if we hold it, and a kick by id if asked. */
+  private async hangUp(p: Pick<ParticipantRow, 'id' | 'spaceId' | 'mixerParticipantId'>, kick = false): Promise<boolean> {
+    const c = this.connections.get(p.id);
+    if (kick) {
+      const at = await this.locate(p as ParticipantRow);
+      if (at)
+        await at.instance.control!.kick(at.room, at.janusId, { secret: this.roomSecret(at.instance, at.room) }).catch(() => {});
+    }
+    if (p.mixerParticipantId !== null || c)
+      await this.db.update(participants).set({ mixerParticipantId: null }).where(eq(participants.id, p.id));
     if (!c) return false;
     c.closing = true;
-    this.connections.delete(participantId);
-    const instance = this.usable(c.instance);
-    if (instance && kick) await instance.control!.kick(c.room, c.janusId, { secret: this.roomSecret(instance, c.room) }).catch(() => {});
+    this.connections.delete(p.id);
     await c.handle.detach().catch(() => {});
     return true;
   }
@@ -343,7 +381,7 @@ export class Mixer implements SpaceListener {
   async disconnect(viewerId: string, spaceId: string): Promise<boolean> {
     const [me] = await this.spaces.presentParticipants([{ spaceId, userId: viewerId }]);
     if (!me) return false;
-    const was = await this.hangUp(me.id);
+    const was = await this.hangUp(me);
     await this.spaces.setAudioState(me.id, { audioConnected: false, speaking: false });
     return was;
   }
@@ -355,7 +393,7 @@ export class Mixer implements SpaceListener {
   }
 
   async onParticipantRemoved(p: ParticipantRow) {
-    await this.hangUp(p.id, true);
+    await this.hangUp(p, true);
   }
 
   async onSpaceLive(space: SpaceRow) {
@@ -363,7 +401,8 @@ export class Mixer implements SpaceListener {
   }
 
   async onSpaceEnded(space: SpaceRow) {
-    for (const c of [...this.connections.values()]) if (c.spaceId === space.id) await this.hangUp(c.participantId);
+    for (const c of [...this.connections.values()])
+      if (c.spaceId === space.id) await this.hangUp({ id: c.participantId, spaceId: c.spaceId, mixerParticipantId: c.janusId });
     const instance = this.usable(space.mixerInstance);
     if (instance && space.mixerRoom !== null)
       await instance.control!.destroy(space.mixerRoom, { secret: this.roomSecret(instance, space.mixerRoom) }).catch(() => {});

@@ -120,6 +120,55 @@ describe('who is heard at the mixer', () => {
   });
 });
 
+describe('two API instances on one Janus', () => {
+  it('mutes at the mixer from the instance that took the mutation, whichever holds the audio', async () => {
+    const { buildApp } = await import('@spaces/api');
+    const { createDb } = await import('@spaces/db');
+    const otherDb = await createDb({ url: t.databaseUrl, migrate: false });
+    const other = await buildApp({
+      database: otherDb,
+      serveWeb: false,
+      port: 0,
+      host: '127.0.0.1',
+      mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }],
+    });
+    await other.start();
+    try {
+      const [host, speaker, ear] = await users(t, 3, 'vm');
+      const s = await space(host!);
+      for (const u of [speaker, ear]) await must(t, Q.join, { s }, u);
+      await must(t, Q.raise, { s, r: true }, speaker);
+      await must(t, Q.role, { s, u: speaker!.id, role: 'SPEAKER' }, host);
+      await must(t, Q.setMuted, { s, m: false }, speaker);
+      // The speaker's audio goes through the other instance.
+      const { space: sp } = await must(t, `query($s: ID!) { space(id: $s) { viewerParticipant { id } } }`, { s }, speaker);
+      const speakerPid = Buffer.from(sp.viewerParticipant.id, 'base64url').toString().split(':')[1]!;
+      const speakerEndpoint = await PlainRtpEndpoint.open();
+      endpoints.push(speakerEndpoint);
+      speakerEndpoint.connect(await other.services.mixer.connectPlainRtp(speakerPid, speakerEndpoint.offer));
+      speakerEndpoint.setTone(TONES.speaker);
+      speakerEndpoint.start();
+      const { endpoint } = await connect(s, ear!, null);
+      const tone = new TonePresence(endpoint, TONES.speaker);
+      await tone.waitFor(true);
+      // The host's mute runs on this instance, which holds no handle for the speaker.
+      await must(t, Q.mute, { s, u: speaker!.id }, host);
+      await tone.waitFor(false);
+      // Removal kicks it out of the room, again from this instance.
+      const [row] = await t.app.services.spaces.participantsByIds([speakerPid]);
+      expect(row!.mixerParticipantId).toBeTypeOf('number');
+      const rawSpaceId = Buffer.from(s, 'base64url').toString().split(':')[1]!;
+      const inRoom = async () => (await t.app.services.mixer.inspect(rawSpaceId))!.participants.map((p) => p.id);
+      expect(await inRoom()).toContain(row!.mixerParticipantId);
+      await must(t, Q.remove, { s, u: speaker!.id }, host);
+      await expect.poll(inRoom).not.toContain(row!.mixerParticipantId);
+    } finally {
+      await other.stop();
+      await otherDb.close();
+    }
+  });
+});
+
 describe('Janus restart', () => {
   it('recreates the room, tells clients to reconnect, and a reconnected speaker is heard again', async () => {
     const [host, ear] = await users(t, 2, 'vr');

@@ -1,0 +1,1 @@
+ALTER TABLE "participants" ADD COLUMN "mixer_participant_id" bigint;
