@@ -20,6 +20,7 @@ import { useLimits } from './plugins/useLimits.ts';
 import { useErrorCodes } from './plugins/useErrorCodes.ts';
 import { serveWeb } from './web.ts';
 import { unauthenticated } from './errors.ts';
+import { subscribeShared } from './lib/shared-execution.ts';
 
 interface WsInitialContext {
   connectionParams?: Record<string, unknown> | Readonly<Record<string, unknown>>;
@@ -53,6 +54,20 @@ export interface App {
   start(): Promise<string>;
   stop(): Promise<void>;
   url: string | null;
+}
+
+function maskError(error: unknown, message: string): GraphQLError {
+  if (error instanceof GraphQLError) {
+    if (error.extensions?.code) return error;
+    // Parse, validation and coercion errors: the request itself is wrong, say so. Tagged in
+    // place (returning the same error keeps yoga from logging it as a masked failure).
+    if (!error.originalError || error.originalError instanceof GraphQLError) {
+      Object.assign(error, { extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
+      return error;
+    }
+  }
+  // Anything else is ours: yoga logs the original; the client gets no details.
+  return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
@@ -103,21 +118,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     graphiql: { title: 'Spaces API', subscriptionsProtocol: 'WS' },
     cors: { origin: '*', credentials: false, allowedHeaders: ['content-type', 'authorization'] },
     // Unexpected errors reach clients as INTERNAL_SERVER_ERROR; the original goes to the log only.
-    maskedErrors: {
-      maskError(error, message) {
-        if (error instanceof GraphQLError) {
-          if (error.extensions?.code) return error;
-          // Parse, validation and coercion errors: the request itself is wrong, say so. Tagged in
-          // place (returning the same error keeps yoga from logging it as a masked failure).
-          if (!error.originalError || error.originalError instanceof GraphQLError) {
-            Object.assign(error, { extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
-            return error;
-          }
-        }
-        // Anything else is ours: yoga logs the original; the client gets no details.
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-      },
-    },
+    maskedErrors: { maskError },
     logging: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'error',
     plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), {
       onResponse({ request, response }) {
@@ -171,7 +172,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const wsServer = useServer<{ authToken?: unknown }, { request: IncomingMessage }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      // Each event is executed once per (document, variables[, viewer]) and the result shared.
+      subscribe: (args) => subscribeShared(args, maskError) as never,
       onConnect: async (ctx) => {
         const token = ctx.connectionParams?.authToken;
         // A token that does not authenticate closes the socket (4403 Forbidden) instead of

@@ -40,9 +40,9 @@ function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   return ids.map((id) => map.get(id) ?? null);
 }
 
-/** Per-request batching: one query per kind of look-up, whatever the query's shape. */
-export function createLoaders(services: Services, viewerId: string | null) {
-  const { db, follows, spaces } = services;
+/** The loaders whose answers do not depend on the viewer: they may be shared by many viewers. */
+export function createSharedLoaders(services: Services) {
+  const { db, spaces } = services;
   return {
     user: new DataLoader<string, UserRow | null>(async (ids) =>
       byId(await db.select().from(users).where(inArray(users.id, [...ids])), ids),
@@ -51,6 +51,22 @@ export function createLoaders(services: Services, viewerId: string | null) {
     participant: new DataLoader<string, ParticipantRow | null>((ids) => spaces.participantsByIds(ids)),
     counts: new DataLoader((ids: readonly string[]) => spaces.counts(ids)),
     stage: new DataLoader((ids: readonly string[]) => spaces.stages(ids)),
+  };
+}
+export type SharedLoaders = ReturnType<typeof createSharedLoaders>;
+
+/**
+ * Per-request batching: one query per kind of look-up, whatever the query's shape. `shared`
+ * lets the viewer-independent loaders be shared (one delivered event, many subscribers).
+ */
+export function createLoaders(
+  services: Services,
+  viewerId: string | null,
+  shared: SharedLoaders = createSharedLoaders(services),
+) {
+  const { follows, spaces } = services;
+  return {
+    ...shared,
     /** The viewer's present participation, by space id. */
     viewerParticipant: new DataLoader<string, ParticipantRow | null>(async (spaceIds) =>
       viewerId ? spaces.presentParticipants(spaceIds.map((spaceId) => ({ spaceId, userId: viewerId }))) : spaceIds.map(() => null),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub } from 'graphql-yoga';
 import type postgres from 'postgres';
 
@@ -33,7 +34,10 @@ export interface EventBus {
 const CHANNEL = 'spaces_events';
 
 export function createInProcessBus(): EventBus {
-  return { pubsub: createPubSub<Topics>(), close: async () => {} };
+  const eventTarget = new EventTarget();
+  // One listener per subscription: thousands on a busy space are expected, not a leak.
+  setMaxListeners(0, eventTarget);
+  return { pubsub: createPubSub<Topics>({ eventTarget: eventTarget as never }), close: async () => {} };
 }
 
 /**
@@ -43,6 +47,8 @@ export function createInProcessBus(): EventBus {
  */
 export async function createPostgresBus(sql: postgres.Sql): Promise<EventBus> {
   const local = new EventTarget();
+  // One listener per subscription: thousands on a busy space are expected, not a leak.
+  setMaxListeners(0, local);
   const listener = await sql.listen(CHANNEL, (raw) => {
     try {
       const { type, detail } = JSON.parse(raw) as { type: string; detail: unknown };

@@ -31,3 +31,30 @@ describe('served schema', () => {
     expect(undocumented).toEqual([]);
   });
 });
+
+describe('viewer-dependent fields', () => {
+  it('are marked, so shared subscription execution never hands one viewer another viewer’s answer', () => {
+    // Every field whose resolver reads the viewer. A new one must be marked with VIEWER_DEPENDENT
+    // and listed here; an unmarked one would leak between subscribers of the same event.
+    const marked: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!('getFields' in type) || type.name.startsWith('__')) continue;
+      for (const field of Object.values((type as import('graphql').GraphQLObjectType).getFields()))
+        if ((field as { extensions?: { viewerDependent?: boolean } }).extensions?.viewerDependent) marked.push(`${type.name}.${field.name}`);
+    }
+    expect(marked.sort()).toEqual([
+      'Space.invitedSpeakers',
+      'Space.viewerCanSpeak',
+      'Space.viewerParticipant',
+      'User.followsViewer',
+      'User.viewerFollows',
+    ]);
+    // Every Space/User field starting with "viewer" or reading "Viewer" should be among them.
+    const suspicious = ['Space', 'User'].flatMap((t) =>
+      Object.keys((schema.getType(t) as import('graphql').GraphQLObjectType).getFields())
+        .filter((f) => /viewer/i.test(f))
+        .map((f) => `${t}.${f}`),
+    );
+    expect(suspicious.every((f) => marked.includes(f))).toBe(true);
+  });
+});

@@ -1,9 +1,10 @@
 import { builder } from '../builder.ts';
-import { createLoaders, type Context } from '../context.ts';
+import { createLoaders, createSharedLoaders, type Context, type SharedLoaders } from '../context.ts';
 import { notFound, unauthenticated } from '../errors.ts';
 import { isModerator, type Role } from '../domain/rules.ts';
 import type { SpaceEventPayload } from '../pubsub.ts';
 import type { SpaceRow } from '../services/spaces.ts';
+import { transformStream } from '../lib/streams.ts';
 import { Participant } from './participant.ts';
 import { Space, spaceIdArg } from './space.ts';
 import { User } from './user.ts';
@@ -45,9 +46,22 @@ const SpaceEvent = builder.objectRef<SpaceEventPayload>('SpaceEvent').implement(
   }),
 });
 
+/**
+ * Viewer-independent loaders by published event. Every local subscriber receives the very same
+ * payload object (one dispatch per publish, or per NOTIFY with the PostgreSQL bus), so the first
+ * delivery loads the event's space, participant and user and the other subscribers reuse them:
+ * a few queries per event instead of a few per subscriber. The entry goes with the payload.
+ */
+const sharedLoaders = new WeakMap<object, SharedLoaders>();
+
 /** A subscription's context lives as long as the socket: each delivery gets fresh loaders. */
-function refresh(ctx: Context) {
-  ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null);
+function refresh(ctx: Context, event?: object) {
+  let shared = event ? sharedLoaders.get(event) : undefined;
+  if (!shared) {
+    shared = createSharedLoaders(ctx.services);
+    if (event) sharedLoaders.set(event, shared);
+  }
+  ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null, shared);
 }
 
 /** What this viewer sees of an event: private ones are filtered, removal is personal. */
@@ -73,68 +87,51 @@ builder.subscriptionFields((t) => ({
     type: SpaceEvent,
     description: 'Everything that happens in one space, in order, as it happens. Completes after SPACE_ENDED.',
     args: { spaceId: t.arg.id({ required: true }) },
-    subscribe: async function* (_root, args, ctx) {
+    subscribe: async (_root, args, ctx) => {
       const spaceId = spaceIdArg(args.spaceId);
+      // Listen before checking the space exists, so nothing between the two is lost.
       const events = ctx.services.events.pubsub.subscribe('space', spaceId);
-      // Start listening before the existence check, so nothing between the two is lost.
-      const firstEvent = events.next();
       const [space] = await ctx.services.spaces.byIds([spaceId]);
       if (!space) {
         await events.return?.();
         throw notFound('No such space.');
       }
-      try {
-        let next = firstEvent;
-        for (;;) {
-          const { value, done } = await next;
-          if (done) return;
-          refresh(ctx);
-          const visible = await visibleTo(ctx, value);
-          if (visible) yield visible;
-          if (value.kind === 'SPACE_ENDED') return;
-          next = events.next();
-        }
-      } finally {
-        await events.return?.();
-      }
+      return transformStream(events, async (event) => {
+        refresh(ctx, event);
+        const visible = await visibleTo(ctx, event);
+        const last = event.kind === 'SPACE_ENDED';
+        return visible ? { value: visible, last } : null;
+      });
     },
     resolve: (event) => event,
   }),
   spacesBar: t.field({
     type: [Space],
     description: "The viewer's spaces bar: sent at once, then again whenever it changes.",
-    subscribe: async function* (_root, _args, ctx) {
+    subscribe: async (_root, _args, ctx) => {
       if (!ctx.viewer) throw unauthenticated();
       const viewerId = ctx.viewer.id;
       const { spaces, follows } = ctx.services;
       const activity = ctx.services.events.pubsub.subscribe('activity');
-      let next = activity.next();
       let lastKey: string | null = null;
       const changed = async (): Promise<SpaceRow[] | null> => {
         const bar = await spaces.spacesBar(viewerId);
         const key = bar.map((s) => s.id).join(',');
         if (key === lastKey) return null;
         lastKey = key;
+        refresh(ctx);
         return bar;
       };
-      try {
-        yield (await changed())!;
-        for (;;) {
-          const { value, done } = await next;
-          if (done) return;
-          next = activity.next();
+      return transformStream(
+        activity,
+        async (event) => {
           const concerns =
-            value.userIds.includes(viewerId) || (await follows.followedAmong(viewerId, value.userIds)).size > 0;
-          if (!concerns) continue;
-          const bar = await changed();
-          if (bar) {
-            refresh(ctx);
-            yield bar;
-          }
-        }
-      } finally {
-        await activity.return?.();
-      }
+            event.userIds.includes(viewerId) || (await follows.followedAmong(viewerId, event.userIds)).size > 0;
+          const bar = concerns ? await changed() : null;
+          return bar ? { value: bar } : null;
+        },
+        async () => (await changed()) ?? [],
+      );
     },
     resolve: (bar) => bar,
   }),

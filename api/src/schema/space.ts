@@ -5,6 +5,7 @@ import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
 import type { SpaceRow } from '../services/spaces.ts';
 import type { Context } from '../context.ts';
+import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 import { Participant, ParticipantConnection, ParticipantRole } from './participant.ts';
@@ -64,6 +65,7 @@ Space.implement({
       resolve: async (s, _a, ctx) => (await ctx.loaders.counts.load(s.id)).listeners,
     }),
     invitedSpeakers: t.field({
+      extensions: VIEWER_DEPENDENT,
       type: [User],
       description: 'Users invited to speak (visible to the host and co-hosts; empty for others).',
       resolve: async (s, _a, ctx) => {
@@ -72,12 +74,14 @@ Space.implement({
       },
     }),
     viewerParticipant: t.field({
+      extensions: VIEWER_DEPENDENT,
       type: Participant,
       nullable: true,
       description: "The viewer's own participation, when the viewer is in the space.",
       resolve: (s, _a, ctx) => ctx.loaders.viewerParticipant.load(s.id),
     }),
     viewerCanSpeak: t.boolean({
+      extensions: VIEWER_DEPENDENT,
       description: 'Whether the speaker policy lets the viewer ask for, or accept, the mic right now.',
       resolve: (s, _a, ctx) => ctx.services.spaces.viewerCanSpeak(s, ctx.viewer?.id ?? null),
     }),

@@ -5,6 +5,7 @@ import { notFound } from '../errors.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
 import type { UserRow } from '../services/accounts.ts';
+import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 
@@ -24,10 +25,12 @@ User.implement({
     followerCount: t.exposeInt('followerCount', { description: 'How many accounts follow this user.' }),
     followingCount: t.exposeInt('followingCount', { description: 'How many accounts this user follows.' }),
     viewerFollows: t.boolean({
+      extensions: VIEWER_DEPENDENT,
       description: 'Whether the signed-in viewer follows this user (false when signed out).',
       resolve: (user, _args, ctx) => ctx.loaders.viewerFollows.load(user.id),
     }),
     followsViewer: t.boolean({
+      extensions: VIEWER_DEPENDENT,
       description: 'Whether this user follows the signed-in viewer.',
       resolve: (user, _args, ctx) => ctx.loaders.followsViewer.load(user.id),
     }),

@@ -3,12 +3,13 @@ import { ToneProbe, WebRtcAudioClient } from '../support/webrtc.ts';
 
 const janus = await startJanus({ ice: { enforceList: 'spaces0' }, debugLevel: 4 });
 const clients: WebRtcAudioClient[] = [];
+if (process.env.STRACE) { (await import('node:child_process')).spawn('strace', ['-f', '-tt', '-e', 'trace=network,poll,ppoll', '-o', '/tmp/janus.strace', '-p', String(janus.pid)], { stdio: 'ignore' }); await new Promise((r) => setTimeout(r, 500)); }
 try {
   const session = await JanusSession.create({ url: janus.httpUrl });
   const admin = await session.attachAudioBridge({ adminKey: janus.adminKey });
   const { room } = await admin.create({ secret: 'x', sampling_rate: 48000, default_prebuffering: 2, audiolevel_event: true, audio_active_packets: 25, audio_level_average: 55 } as never) as any;
   async function join(name: string, tone: number | null) {
-    const c = await WebRtcAudioClient.create({ name });
+    const c = await WebRtcAudioClient.create({ name, address: process.env.ADDR });
     clients.push(c);
     const h = await session.attachAudioBridge({});
     h.on('talking', (e) => console.log(name, 'sees talking', e));
