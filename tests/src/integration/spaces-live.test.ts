@@ -100,6 +100,31 @@ describe('spaceEvents over a real WebSocket', () => {
   });
 });
 
+describe('shared delivery', () => {
+  it('gives each viewer their own answer for viewer-dependent fields in the same event', async () => {
+    const [host, fan] = await users(t, 2, 'sh');
+    const s = await liveSpace(host!);
+    await must(t, Q.join, { s }, fan);
+    const query = `subscription($s: ID!) { spaceEvents(spaceId: $s) { kind space { id viewerCanSpeak viewerParticipant { role } } } }`;
+    const open = (u: U) => {
+      const client = wsClient(base, { token: u.token });
+      return { client, sub: subscribe<any>(client, query, { s }, (d) => d.spaceEvents) };
+    };
+    const a = open(host!);
+    const b = open(fan!);
+    const anon = wsClient(base);
+    const c = subscribe<any>(anon, query, { s }, (d) => d.spaceEvents);
+    await new Promise((r) => setTimeout(r, 200));
+    await must(t, Q.react, { s, e: '🔥' }, fan);
+    const [ea, eb, ec] = await Promise.all([a.sub, b.sub, { waitFor: c.waitFor }].map((x) => x.waitFor((e: any) => e.kind === 'REACTION')));
+    expect(ea!.space.viewerParticipant.role).toBe('HOST');
+    expect(eb!.space.viewerParticipant.role).toBe('LISTENER');
+    expect(ec!.space.viewerParticipant).toBeNull();
+    expect(ec!.space.viewerCanSpeak).toBe(false);
+    for (const client of [a.client, b.client, anon]) await client.dispose();
+  });
+});
+
 describe('live eligibility (each seen by a subscriber)', () => {
   async function speakerOnStage(policy: string, how: 'hand' | 'invite') {
     const [host, speaker] = await users(t, 2, 'le');

@@ -9,7 +9,7 @@ try {
   const admin = await session.attachAudioBridge({ adminKey: janus.adminKey });
   const { room } = await admin.create({ secret: 'x', sampling_rate: 48000, default_prebuffering: 2, audiolevel_event: true, audio_active_packets: 25, audio_level_average: 55 } as never) as any;
   async function join(name: string, tone: number | null) {
-    const c = await WebRtcAudioClient.create({ name, address: process.env.ADDR });
+    const c = await WebRtcAudioClient.create({ name, address: process.env.ADDR || undefined });
     clients.push(c);
     const h = await session.attachAudioBridge({});
     h.on('talking', (e) => console.log(name, 'sees talking', e));

@@ -9,6 +9,7 @@
  * (no STUN server: werift's default would ask Google's).
  */
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import {
   OPUS_FRAME_MS,
@@ -31,8 +32,45 @@ import {
   type RTCRtpTransceiver,
 } from 'werift';
 
-/** The address the namespace gives clients (spaces1); Janus is on 10.99.0.1 (spaces0). */
-export const NETNS_CLIENT_ADDRESS = '10.99.0.2';
+/** Janus's end of the namespace's veth pair (spaces0). */
+export const NETNS_JANUS_ADDRESS = '10.99.0.1';
+/** The other end (spaces1). */
+export const NETNS_PEER_ADDRESS = '10.99.0.2';
+
+/**
+ * The address test clients use for ICE. Janus's libnice pins its sockets to spaces0
+ * (IP_UNICAST_IF), so what it sends to 10.99.0.2 really crosses the veth and arrives at spaces1
+ * with a source address of this same host, which Linux drops unless spaces1 has
+ * `accept_local=1` (ICE then never completes). So: 10.99.0.2 when the namespace allows it, else
+ * 10.99.0.1, Janus's own address (still real UDP, ICE, DTLS and SRTP, on a non-loopback address).
+ */
+export function clientAddress(): string {
+  try {
+    if (readFileSync('/proc/sys/net/ipv4/conf/spaces1/accept_local', 'utf8').trim() === '1') return NETNS_PEER_ADDRESS;
+  } catch {
+    // no spaces1: assertInTestNamespace() will say so
+  }
+  return NETNS_JANUS_ADDRESS;
+}
+
+/**
+ * Throws unless we run in scripts/netns.sh's namespace: no non-loopback IPv4 address but
+ * 10.99.0.1/10.99.0.2. (werift asks a public STUN server unless stopped, and a test must never
+ * send anything off the machine.)
+ */
+export function assertInTestNamespace(): void {
+  const addresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((info) => info && info.family === 'IPv4' && !info.internal)
+    .map((info) => info!.address);
+  const foreign = addresses.filter((a) => a !== NETNS_JANUS_ADDRESS && a !== NETNS_PEER_ADDRESS);
+  if (!addresses.includes(NETNS_JANUS_ADDRESS) || foreign.length > 0) {
+    throw new Error(
+      `WebRtcAudioClient runs only inside the test network namespace (found IPv4 ${addresses.join(', ') || 'none'}). ` +
+        'Run it with: bash scripts/netns.sh <command>',
+    );
+  }
+}
 /** RFC 6464 level (-dBov, 0 loudest .. 127 silence) sent with a tone: well above Janus's 55. */
 export const LOUD_LEVEL = 20;
 export const SILENT_LEVEL = 127;
@@ -40,7 +78,7 @@ export const SILENT_LEVEL = 127;
 export interface WebRtcAudioClientOptions {
   /** sendrecv (speakers, or listeners who send anyway) or recvonly (pure listeners). Default sendrecv. */
   direction?: 'sendrecv' | 'recvonly';
-  /** IPv4 address ICE binds to and announces. Default 10.99.0.2 (spaces1 in the test namespace). */
+  /** IPv4 address ICE binds to and announces. Default clientAddress(). */
   address?: string;
   /** Label for logs and errors. */
   name?: string;
@@ -96,10 +134,11 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   private constructor(options: WebRtcAudioClientOptions) {
     super();
     this.name = options.name ?? 'webrtc';
-    const address = options.address ?? NETNS_CLIENT_ADDRESS;
-    assertLocalAddress(address);
+    assertInTestNamespace();
+    const address = options.address ?? clientAddress();
+    if (address !== NETNS_JANUS_ADDRESS && address !== NETNS_PEER_ADDRESS) throw new Error(`${address} is not a namespace address`);
     this.pc = new RTCPeerConnection({
-      iceServers: [], // werift's default is a public STUN server: never leave the namespace
+      iceServers: [], // no STUN/TURN (see also #noStun: werift falls back to a public one)
       iceUseIpv6: false,
       iceUseIpv4: true,
       iceInterfaceAddresses: { udp4: address },
@@ -138,7 +177,9 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   static async create(options: WebRtcAudioClientOptions = {}): Promise<WebRtcAudioClient> {
     const client = new WebRtcAudioClient(options);
     try {
-      await client.pc.setLocalDescription(await client.pc.createOffer());
+      const offer = await client.pc.createOffer();
+      client.#noStun();
+      await client.pc.setLocalDescription(offer);
       await client.#gatheringComplete(5000);
       const sdp = client.pc.localDescription?.sdp ?? '';
       if (!/\r\na=candidate:/.test(sdp)) throw new Error(`${client.name}: the offer has no ICE candidate:\n${sdp}`);
@@ -150,6 +191,22 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
     } catch (error) {
       await client.close();
       throw error;
+    }
+  }
+
+  /**
+   * werift 0.24.4's ICE connection uses stun.l.google.com:19302 whenever no STUN server is
+   * configured (iceServers: [] included) and asks it during gathering. The transports exist once
+   * createOffer ran; clearing their STUN server before setLocalDescription gathers host candidates
+   * only.
+   */
+  #noStun() {
+    const transports = this.pc.iceTransports;
+    if (transports.length === 0) throw new Error(`${this.name}: no ICE transport after createOffer`);
+    for (const transport of transports) {
+      const connection = transport.connection as unknown as { stunServer?: unknown };
+      if (!('stunServer' in connection)) throw new Error('werift changed: ICE connection has no stunServer field');
+      connection.stunServer = undefined;
     }
   }
 
@@ -309,18 +366,6 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
       this.#decoder.delete();
       this.#encoder?.delete();
     }
-  }
-}
-
-function assertLocalAddress(address: string) {
-  const mine = Object.values(networkInterfaces())
-    .flat()
-    .some((info) => info?.address === address);
-  if (!mine) {
-    throw new Error(
-      `WebRtcAudioClient: ${address} is not an address of this machine. ` +
-        'Run WebRTC tests inside the test network namespace (bash scripts/netns.sh ...).',
-    );
   }
 }
 
