@@ -1,0 +1,178 @@
+import { toAppError, type AppError } from '$lib/errors';
+import type { Api } from '$lib/graphql/api';
+import {
+  CreateSpaceMutation,
+  LiveSpacesQuery,
+  SpacesBarQuery,
+  SpacesBarSubscription,
+  type SpaceCardData,
+} from '$lib/graphql/documents';
+
+const PAGE = 20;
+
+/** The home screen: the spaces bar (live, for the signed-in viewer) and the live spaces list. */
+export class HomeFeed {
+  bar = $state<SpaceCardData[]>([]);
+  live = $state<SpaceCardData[]>([]);
+  liveCursor = $state<string | null>(null);
+  liveHasMore = $state(false);
+  loadingLive = $state(false);
+  liveError = $state<AppError | null>(null);
+  barError = $state<AppError | null>(null);
+
+  #api: Api;
+  #stopBar: (() => void) | null = null;
+  #stopReconnect: (() => void) | null = null;
+
+  constructor(api: Api) {
+    this.#api = api;
+  }
+
+  /** Loads the first page of live spaces, and follows the spaces bar when signed in. */
+  start(signedIn: boolean): void {
+    this.stop();
+    void this.refreshLive();
+    if (signedIn) {
+      void this.#api
+        .query(SpacesBarQuery, {})
+        .then((data) => (this.bar = data.spacesBar))
+        .catch((error) => (this.barError = toAppError(error)));
+      // The subscription sends the bar at once, then again whenever it changes.
+      this.#stopBar = this.#api.subscribe(SpacesBarSubscription, {}, {
+        next: (data) => {
+          this.bar = data.spacesBar;
+          this.barError = null;
+        },
+        error: (error) => (this.barError = error),
+      });
+    } else {
+      this.bar = [];
+    }
+    this.#stopReconnect = this.#api.onReconnected(() => void this.refreshLive());
+  }
+
+  stop(): void {
+    this.#stopBar?.();
+    this.#stopBar = null;
+    this.#stopReconnect?.();
+    this.#stopReconnect = null;
+  }
+
+  async refreshLive(): Promise<void> {
+    await this.#loadLive(null);
+  }
+
+  async loadMoreLive(): Promise<void> {
+    if (this.liveHasMore && this.liveCursor) await this.#loadLive(this.liveCursor);
+  }
+
+  async #loadLive(after: string | null): Promise<void> {
+    this.loadingLive = true;
+    try {
+      const data = await this.#api.query(LiveSpacesQuery, { first: PAGE, after });
+      const nodes = data.liveSpaces.edges.map((e) => e.node);
+      if (after) {
+        const seen = new Set(this.live.map((s) => s.id));
+        this.live = [...this.live, ...nodes.filter((s) => !seen.has(s.id))];
+      } else {
+        this.live = nodes;
+      }
+      this.liveCursor = data.liveSpaces.pageInfo.endCursor ?? null;
+      this.liveHasMore = data.liveSpaces.pageInfo.hasNextPage;
+      this.liveError = null;
+    } catch (error) {
+      this.liveError = toAppError(error);
+    } finally {
+      this.loadingLive = false;
+    }
+  }
+}
+
+export type SpeakerPolicy = 'EVERYONE' | 'FOLLOWING' | 'INVITED';
+
+export const POLICY_LABELS: Record<SpeakerPolicy, { label: string; hint: string }> = {
+  EVERYONE: { label: 'Everyone', hint: 'Anyone in the audience can ask to speak.' },
+  FOLLOWING: { label: 'People you follow', hint: 'Only accounts you follow can ask to speak.' },
+  INVITED: { label: 'Only people you invite', hint: 'Nobody speaks unless you invite them.' },
+};
+
+export const TITLE_MAX = 100;
+
+/** The "Start a space" form: its fields, their checks, and submitting it. */
+export class SpaceDraft {
+  title = $state('');
+  speakerPolicy = $state<SpeakerPolicy>('EVERYONE');
+  schedule = $state(false);
+  /** The value of a `datetime-local` input (local time, no zone). */
+  scheduledFor = $state('');
+  submitting = $state(false);
+  error = $state<AppError | null>(null);
+  /** Set after the first submit, so errors do not shout while someone is still typing. */
+  touched = $state(false);
+
+  #api: Api;
+  #now: () => number;
+
+  constructor(api: Api, now: () => number = Date.now) {
+    this.#api = api;
+    this.#now = now;
+  }
+
+  readonly errors = $derived.by(() => {
+    const errors: { title?: string; scheduledFor?: string } = {};
+    const title = this.title.trim();
+    if (!title) errors.title = 'Give your space a title.';
+    else if ([...title].length > TITLE_MAX) errors.title = `Use at most ${TITLE_MAX} characters.`;
+    if (this.schedule) {
+      const at = this.#scheduledDate();
+      if (!at) errors.scheduledFor = 'Pick a date and time.';
+      else if (at.getTime() <= this.#now()) errors.scheduledFor = 'Pick a time in the future.';
+      else if (at.getTime() > this.#now() + 365 * 86_400_000) errors.scheduledFor = 'Pick a time within a year.';
+    }
+    // The API names the field at fault; show its words beside that field.
+    if (this.error?.field === 'title' && !errors.title) errors.title = this.error.message;
+    if (this.error?.field === 'scheduledFor' && !errors.scheduledFor) errors.scheduledFor = this.error.message;
+    return errors;
+  });
+
+  readonly valid = $derived(Object.keys(this.errors).length === 0);
+
+  #scheduledDate(): Date | null {
+    if (!this.scheduledFor) return null;
+    const at = new Date(this.scheduledFor);
+    return Number.isNaN(at.getTime()) ? null : at;
+  }
+
+  /** Creates the space; resolves with its id, or null when the form has errors. */
+  async submit(): Promise<string | null> {
+    this.touched = true;
+    this.error = null;
+    if (!this.valid || this.submitting) return null;
+    this.submitting = true;
+    try {
+      const scheduled = this.schedule ? this.#scheduledDate() : null;
+      const data = await this.#api.mutate(CreateSpaceMutation, {
+        input: {
+          title: this.title.trim(),
+          speakerPolicy: this.speakerPolicy,
+          scheduledFor: scheduled ? scheduled.toISOString() : null,
+        },
+      });
+      return data.createSpace.id;
+    } catch (error) {
+      this.error = toAppError(error);
+      return null;
+    } finally {
+      this.submitting = false;
+    }
+  }
+
+  reset(): void {
+    this.title = '';
+    this.speakerPolicy = 'EVERYONE';
+    this.schedule = false;
+    this.scheduledFor = '';
+    this.error = null;
+    this.touched = false;
+  }
+}
