@@ -13,6 +13,8 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: '../.reports/tests.json' },
     include: ['src/**/*.test.ts'],
+    // The WebRTC and browser suites run inside a network namespace (vitest.netns.config.ts).
+    exclude: ['src/netns/**', '**/node_modules/**'],
     globalSetup: ['src/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
