@@ -269,6 +269,7 @@ export class Mixer implements SpaceListener {
     };
     this.connections.set(me.id, connection);
     this.watch(connection);
+    if (me.role === 'HOST') await this.spaces.setHostAway(space.id, false);
     await this.db
       .update(participants)
       .set({ mixerParticipantId: connection.janusId })
@@ -298,6 +299,10 @@ export class Mixer implements SpaceListener {
       c.closing = true;
       void c.handle.detach().catch(() => {});
       void this.forget(c.participantId);
+      // A host whose audio drops (crash, network) is away: the grace period starts.
+      void this.spaces.participantsByIds([c.participantId]).then(([p]) => {
+        if (p?.role === 'HOST' && p.leftAt === null) return this.spaces.setHostAway(c.spaceId, true);
+      });
     };
     c.handle.on('hangup', dropped);
     c.handle.on('kicked', dropped);

@@ -784,6 +784,17 @@ export class Spaces {
     });
   }
 
+  /**
+   * The host's connection came or went (audio dropped without a hang-up, or came back): a host
+   * who stays away past the grace period ends the space, like one who left.
+   */
+  async setHostAway(spaceId: string, away: boolean) {
+    await this.db
+      .update(spaces)
+      .set({ hostAwaySince: away ? new Date() : null })
+      .where(and(eq(spaces.id, spaceId), eq(spaces.state, 'LIVE'), away ? isNull(spaces.hostAwaySince) : sql`true`));
+  }
+
   /** Ends live spaces whose host has been away longer than the grace period. */
   async endAbandoned(now = Date.now()): Promise<number> {
     const due = await this.db
