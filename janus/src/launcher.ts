@@ -175,7 +175,8 @@ async function launchOnce(options: JanusLaunchOptions, janusPath: string, libDir
     turn_user: ice.turn?.user,
     turn_pwd: ice.turn?.password,
     ice_enforce_list: ice.enforceList,
-    ice_ignore_list: ice.ignoreList ?? 'vmnet',
+    // Janus ignores the ignore list when an enforce list is set, and warns about it.
+    ice_ignore_list: ice.ignoreList ?? (ice.enforceList ? undefined : 'vmnet'),
     disabled_plugins: listToDisable(
       join(libDir, 'plugins'),
       options.streaming === false ? WANTED_PLUGINS.slice(0, 1) : WANTED_PLUGINS,

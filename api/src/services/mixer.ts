@@ -299,14 +299,16 @@ export class Mixer implements SpaceListener {
       c.closing = true;
       void c.handle.detach().catch(() => {});
       void this.forget(c.participantId);
-      // A host whose audio drops (crash, network) is away: the grace period starts.
-      void this.spaces.participantsByIds([c.participantId]).then(([p]) => {
-        if (p?.role === 'HOST' && p.leftAt === null) return this.spaces.setHostAway(c.spaceId, true);
-      });
+      void this.hostPresence(c, false);
     };
     c.handle.on('hangup', dropped);
     c.handle.on('kicked', dropped);
     c.handle.on('room-destroyed', dropped);
+    // Janus reports a peer that stops sending (no_media_timer, 1 s): a crashed or cut-off client
+    // sends no hang-up, so for the host this is the sign they are away.
+    c.handle.on('media', (m) => {
+      if (m.type === 'audio' && this.connections.get(c.participantId) === c) void this.hostPresence(c, m.receiving);
+    });
     // Every handle in a room hears every talking event; each connection reports only its own.
     const talking = (speaking: boolean) => (e: { id: number }) => {
       if (e.id !== c.janusId || this.connections.get(c.participantId) !== c) return;
@@ -314,6 +316,12 @@ export class Mixer implements SpaceListener {
     };
     c.handle.on('talking', talking(true));
     c.handle.on('stopped-talking', talking(false));
+  }
+
+  /** A host whose audio drops (crash, network) is away: the grace period starts; it ends on return. */
+  private async hostPresence(c: Connection, present: boolean) {
+    const [p] = await this.spaces.participantsByIds([c.participantId]).catch(() => [null]);
+    if (p?.role === 'HOST' && p.leftAt === null) await this.spaces.setHostAway(c.spaceId, !present).catch(() => {});
   }
 
   /** The participant's audio is gone: no mixer id, not connected, not speaking (with events). */
