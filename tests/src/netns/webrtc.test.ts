@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import { startJanus, type RunningJanus } from '@spaces/janus';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { TONES } from '../support/audio.ts';
+import { TONES, ToneProbe } from '../support/audio.ts';
 import { EVENTS, must, Q, users, type U } from '../support/spaces.ts';
-import { LOUD_LEVEL, SILENT_LEVEL, ToneProbe, WebRtcAudioClient, clientAddress } from '../support/webrtc.ts';
+import { LOUD_LEVEL, SILENT_LEVEL, WebRtcAudioClient, clientAddress } from '../support/webrtc.ts';
 import { subscribe, wsClient } from '../support/ws.ts';
 
 /**

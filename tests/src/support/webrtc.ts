@@ -18,7 +18,6 @@ import {
   OpusDecoder,
   OpusEncoder,
   SineGenerator,
-  ToneDetector,
   TypedEmitter,
 } from '@spaces/janus';
 import {
@@ -379,69 +378,5 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
       this.#decoder.delete();
       this.#encoder?.delete();
     }
-  }
-}
-
-/** Anything that emits decoded 20 ms frames: a WebRtcAudioClient (or a PlainRtpEndpoint). */
-export interface AudioSource {
-  on(event: 'audio', listener: (pcm: Int16Array) => void): unknown;
-}
-
-/** Compared against: a 50 Hz bin no test tone uses (see support/audio.ts). */
-const REFERENCE_HZ = 1950;
-
-/**
- * "Is this tone in what the client hears?", frame by frame (Goertzel on the decoded mix): the
- * logic of support/audio.ts's TonePresence, for any AudioSource. Use tones on whole 50 Hz bins.
- */
-export class ToneProbe {
-  private readonly detector: ToneDetector;
-  private recent: boolean[] = [];
-  private waiters = new Set<() => void>();
-
-  constructor(source: AudioSource, readonly frequency: number) {
-    if (frequency % 50 !== 0) throw new Error(`ToneProbe: ${frequency} Hz is off the 50 Hz bins and would leak`);
-    this.detector = new ToneDetector({ sampleRate: OPUS_SAMPLE_RATE, frequency, referenceFrequency: REFERENCE_HZ });
-    source.on('audio', (pcm: Int16Array) => {
-      this.recent.push(this.detector.process(pcm).detected);
-      if (this.recent.length > 200) this.recent.shift();
-      for (const w of this.waiters) w();
-    });
-  }
-
-  /** Resolves (with the ms it took) once `consecutive` frames in a row agree the tone is (not) there. */
-  waitFor(present: boolean, { consecutive = 15, timeoutMs = 4000 } = {}): Promise<number> {
-    const startedAt = performance.now();
-    this.recent = [];
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const tail = this.recent.slice(-consecutive);
-        if (tail.length === consecutive && tail.every((d) => d === present)) {
-          done();
-          resolve(Math.round(performance.now() - startedAt));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${this.frequency} Hz ${present ? 'never became audible' : 'never went silent'} in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-    });
-  }
-
-  /** Share of frames with the tone over the next `ms` (0 when no frame arrived). */
-  async fractionOver(ms: number): Promise<number> {
-    this.recent = [];
-    await new Promise((r) => setTimeout(r, ms));
-    return this.recent.length === 0 ? 0 : this.recent.filter(Boolean).length / this.recent.length;
-  }
-
-  /** Frames decoded during the last fractionOver/waitFor window. */
-  get framesSeen(): number {
-    return this.recent.length;
   }
 }

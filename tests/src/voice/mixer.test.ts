@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlainRtpEndpoint, startJanus, type RunningJanus } from '@spaces/janus';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { TONES, TonePresence } from '../support/audio.ts';
+import { TONES, ToneProbe } from '../support/audio.ts';
 import { EVENTS, must, Q, users, type U } from '../support/spaces.ts';
 import { subscribe, wsClient } from '../support/ws.ts';
 
@@ -50,9 +50,9 @@ describe('who is heard at the mixer', () => {
     await connect(s, listener!, TONES.listener); // a listener who sends audio
     await connect(s, speaker!, TONES.speaker);
     const { endpoint } = await connect(s, ear!, null);
-    const hostTone = new TonePresence(endpoint, TONES.host);
-    const listenerTone = new TonePresence(endpoint, TONES.listener);
-    const speakerTone = new TonePresence(endpoint, TONES.speaker);
+    const hostTone = new ToneProbe(endpoint, TONES.host);
+    const listenerTone = new ToneProbe(endpoint, TONES.listener);
+    const speakerTone = new ToneProbe(endpoint, TONES.speaker);
 
     await hostTone.waitFor(true);
     expect(await listenerTone.fractionOver(1000)).toBe(0);
@@ -92,8 +92,8 @@ describe('who is heard at the mixer', () => {
     await connect(s, a!, TONES.other);
     await connect(s, b!, TONES.speaker);
     const { endpoint } = await connect(s, ear!, null);
-    const aTone = new TonePresence(endpoint, TONES.other);
-    const bTone = new TonePresence(endpoint, TONES.speaker);
+    const aTone = new ToneProbe(endpoint, TONES.other);
+    const bTone = new ToneProbe(endpoint, TONES.speaker);
     await aTone.waitFor(true);
     await bTone.waitFor(true);
 
@@ -149,7 +149,7 @@ describe('two API instances on one Janus', () => {
       speakerEndpoint.setTone(TONES.speaker);
       speakerEndpoint.start();
       const { endpoint } = await connect(s, ear!, null);
-      const tone = new TonePresence(endpoint, TONES.speaker);
+      const tone = new ToneProbe(endpoint, TONES.speaker);
       await tone.waitFor(true);
       // The host's mute runs on this instance, which holds no handle for the speaker.
       await must(t, Q.mute, { s, u: speaker!.id }, host);
@@ -176,7 +176,7 @@ describe('Janus restart', () => {
     await must(t, Q.join, { s }, ear);
     await connect(s, host!, TONES.host);
     const first = await connect(s, ear!, null);
-    await new TonePresence(first.endpoint, TONES.host).waitFor(true);
+    await new ToneProbe(first.endpoint, TONES.host).waitFor(true);
 
     const client = wsClient(t.app.url!);
     const sub = subscribe<any>(client, EVENTS, { s }, (d) => d.spaceEvents);
@@ -192,7 +192,7 @@ describe('Janus restart', () => {
 
     await connect(s, host!, TONES.host);
     const again = await connect(s, ear!, null);
-    await new TonePresence(again.endpoint, TONES.host).waitFor(true);
+    await new ToneProbe(again.endpoint, TONES.host).waitFor(true);
     await client.dispose();
   }, 40_000);
 });
