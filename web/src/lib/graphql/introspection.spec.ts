@@ -1,3 +1,4 @@
+// @vitest-environment node
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ describe('gql.tada introspection', () => {
     try {
       const fresh = path.join(dir, 'graphql-env.d.ts');
       execFileSync('npx', ['gql.tada', 'generate', 'output', '--output', fresh], { stdio: 'ignore' });
-      const checkedIn = readFileSync(new URL('./graphql-env.d.ts', import.meta.url), 'utf8');
+      const checkedIn = readFileSync(path.resolve('src/lib/graphql/graphql-env.d.ts'), 'utf8');
       expect(readFileSync(fresh, 'utf8')).toBe(checkedIn);
     } finally {
       rmSync(dir, { recursive: true, force: true });
