@@ -37,7 +37,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlDays: Number(env.SESSION_TTL_DAYS ?? 30),
     hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
     mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET),
-    mixerPrebuffering: Number(env.JANUS_PREBUFFERING ?? 2),
+    mixerPrebuffering: prebuffering(env.JANUS_PREBUFFERING),
     rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20 },
   };
 }
@@ -51,4 +51,12 @@ function parseJanusUrls(raw: string | undefined, adminKey: string | undefined, a
     if (!/^https?:\/\//.test(url)) throw new Error(`JANUS_URLS: "${entry}" is not name=http(s)://host:port/janus`);
     return { name, url, adminKey, apiSecret: apiSecret || undefined };
   });
+}
+
+/** Janus takes 0–50; anything else it would silently replace with its default of 6 (~120 ms). */
+function prebuffering(raw: string | undefined): number {
+  const value = Number(raw ?? 2);
+  if (!Number.isInteger(value) || value < 0 || value > 50)
+    throw new Error(`JANUS_PREBUFFERING must be an integer 0–50 (packets of 20 ms), got "${raw}"`);
+  return value;
 }

@@ -30,7 +30,7 @@ export interface Context {
   sessionId: string | null;
   /** Best-effort client address, for rate limits. */
   clientKey: string;
-  loaders: ReturnType<typeof createLoaders>;
+  loaders: Loaders;
   /** Queue a Set-Cookie for the HTTP response (no-op over WebSocket). */
   setSessionCookie(token: string | null): void;
 }
@@ -40,49 +40,101 @@ function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   return ids.map((id) => map.get(id) ?? null);
 }
 
-/** The loaders whose answers do not depend on the viewer: they may be shared by many viewers. */
-export function createSharedLoaders(services: Services) {
-  const { db, spaces } = services;
-  return {
-    user: new DataLoader<string, UserRow | null>(async (ids) =>
+/**
+ * The loaders whose answers do not depend on the viewer: they may be shared by many viewers.
+ * Each is built on first use: a subscription delivery touches few of them, for thousands of
+ * subscribers at once.
+ */
+export class SharedLoaders {
+  #user?: DataLoader<string, UserRow | null>;
+  #space?: DataLoader<string, SpaceRow | null>;
+  #participant?: DataLoader<string, ParticipantRow | null>;
+  #counts?: DataLoader<string, { participants: number; listeners: number }>;
+  #stage?: DataLoader<string, ParticipantRow[]>;
+
+  constructor(private readonly services: Services) {}
+
+  get user() {
+    const { db } = this.services;
+    return (this.#user ??= new DataLoader(async (ids) =>
       byId(await db.select().from(users).where(inArray(users.id, [...ids])), ids),
-    ),
-    space: new DataLoader<string, SpaceRow | null>((ids) => spaces.byIds(ids)),
-    participant: new DataLoader<string, ParticipantRow | null>((ids) => spaces.participantsByIds(ids)),
-    counts: new DataLoader((ids: readonly string[]) => spaces.counts(ids)),
-    stage: new DataLoader((ids: readonly string[]) => spaces.stages(ids)),
-  };
+    ));
+  }
+  get space() {
+    return (this.#space ??= new DataLoader((ids) => this.services.spaces.byIds(ids)));
+  }
+  get participant() {
+    return (this.#participant ??= new DataLoader((ids) => this.services.spaces.participantsByIds(ids)));
+  }
+  get counts() {
+    return (this.#counts ??= new DataLoader((ids) => this.services.spaces.counts(ids)));
+  }
+  get stage() {
+    return (this.#stage ??= new DataLoader((ids) => this.services.spaces.stages(ids)));
+  }
 }
-export type SharedLoaders = ReturnType<typeof createSharedLoaders>;
+
+export const createSharedLoaders = (services: Services) => new SharedLoaders(services);
 
 /**
  * Per-request batching: one query per kind of look-up, whatever the query's shape. `shared`
  * lets the viewer-independent loaders be shared (one delivered event, many subscribers).
  */
-export function createLoaders(
-  services: Services,
-  viewerId: string | null,
-  shared: SharedLoaders = createSharedLoaders(services),
-) {
-  const { follows, spaces } = services;
-  return {
-    ...shared,
-    /** The viewer's present participation, by space id. */
-    viewerParticipant: new DataLoader<string, ParticipantRow | null>(async (spaceIds) =>
-      viewerId ? spaces.presentParticipants(spaceIds.map((spaceId) => ({ spaceId, userId: viewerId }))) : spaceIds.map(() => null),
-    ),
-    viewerFollows: new DataLoader<string, boolean>(async (ids) => {
+export class Loaders {
+  #viewerParticipant?: DataLoader<string, ParticipantRow | null>;
+  #viewerFollows?: DataLoader<string, boolean>;
+  #followsViewer?: DataLoader<string, boolean>;
+
+  constructor(
+    private readonly services: Services,
+    private readonly viewerId: string | null,
+    private readonly shared: SharedLoaders = new SharedLoaders(services),
+  ) {}
+
+  get user() {
+    return this.shared.user;
+  }
+  get space() {
+    return this.shared.space;
+  }
+  get participant() {
+    return this.shared.participant;
+  }
+  get counts() {
+    return this.shared.counts;
+  }
+  get stage() {
+    return this.shared.stage;
+  }
+  /** The viewer's present participation, by space id. */
+  get viewerParticipant() {
+    const { viewerId, services } = this;
+    return (this.#viewerParticipant ??= new DataLoader(async (spaceIds) =>
+      viewerId
+        ? services.spaces.presentParticipants(spaceIds.map((spaceId) => ({ spaceId, userId: viewerId })))
+        : spaceIds.map(() => null),
+    ));
+  }
+  get viewerFollows() {
+    const { viewerId, services } = this;
+    return (this.#viewerFollows ??= new DataLoader(async (ids) => {
       if (!viewerId) return ids.map(() => false);
-      const set = await follows.followedAmong(viewerId, ids);
+      const set = await services.follows.followedAmong(viewerId, ids);
       return ids.map((id) => set.has(id));
-    }),
-    followsViewer: new DataLoader<string, boolean>(async (ids) => {
+    }));
+  }
+  get followsViewer() {
+    const { viewerId, services } = this;
+    return (this.#followsViewer ??= new DataLoader(async (ids) => {
       if (!viewerId) return ids.map(() => false);
-      const set = await follows.followersAmong(viewerId, ids);
+      const set = await services.follows.followersAmong(viewerId, ids);
       return ids.map((id) => set.has(id));
-    }),
-  };
+    }));
+  }
 }
+
+export const createLoaders = (services: Services, viewerId: string | null, shared?: SharedLoaders) =>
+  new Loaders(services, viewerId, shared);
 
 export function buildContext(
   services: Services,

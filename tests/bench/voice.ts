@@ -12,9 +12,10 @@
  *         BENCH_VOICE_PREBUFFERING (1,2,3,4), to show the trade-off;
  *       - Janus through the API (the space's room, made by the mixer at the configured
  *         prebuffering, JANUS_PREBUFFERING, default 2; both joined with mixer.connectPlainRtp).
- *     The sender shifts its clock by a random 0–19 ms before each burst (one short or long gap, as
- *     network jitter would), so onsets meet the mixer's 20 ms tick at every phase: otherwise each
- *     run would measure one arbitrary phase and runs would differ by up to 20 ms.
+ *     Every 4 bursts the speaker joins anew (a new participant: a freshly filled prebuffer, the
+ *     state the setting describes) and starts its clock at a random instant, so onsets meet the
+ *     mixer's 20 ms tick at all phases: one fixed phase per run would make runs differ by up to
+ *     20 ms. Bursts 240 ms silence + 160 ms tone; 0.5 s of silence before each segment.
  * (2) Janus CPU per listener. One room (configured prebuffering, the mixer's room options), made
  *     directly: idle, then 1 speaker sending a tone, then N = BENCH_VOICE_LISTENERS (10,50,100)
  *     listeners joined muted (as the API joins listeners), each sending silence (Janus sends
@@ -28,13 +29,20 @@
  *
  * Bounded by BENCH_VOICE_TIMEOUT_MS (180000); everything (sockets, app, database, Janus) is
  * cleaned up on success, error, timeout and SIGINT/SIGTERM. BENCH_VOICE_JSON=<file> writes the
- * figures as JSON as well.
+ * figures as JSON as well; BENCH_VOICE_DEBUG=1 logs every burst.
+ *
+ * On a shared machine other processes stall our 20 ms clock (and Janus's): we run at nice
+ * BENCH_VOICE_NICE (-10 as root, for this process, its autogroup and Janus), and leave out the
+ * bursts of a segment in which this process stalled > 4 ms or Janus's output to the listener
+ * paused > 45 ms (see matchOnsets in bench/voice/peers.ts), sending more instead; the notes
+ * count them and the tables say how busy the machine was.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildApp, type App } from '@spaces/api';
 import { createDb, type DbHandle } from '@spaces/db';
 import {
@@ -57,7 +65,7 @@ import {
   matchOnsets,
   type BurstPlan,
 } from './voice/peers.ts';
-import { distribution, fmt, measureCpu, table, type CpuWindow, type Distribution } from './voice/measure.ts';
+import { distribution, fmt, machineBusySince, machineJiffies, measureCpu, table, type CpuWindow, type Distribution } from './voice/measure.ts';
 
 const env = process.env;
 const list = (raw: string) => raw.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 0);
@@ -72,9 +80,19 @@ const CPU_WINDOW_MS = Number(env.BENCH_VOICE_CPU_WINDOW_MS ?? 5_000);
 const SETTLE_MS = 2_000;
 const CONNECT_TRIES = Number(env.BENCH_VOICE_CONNECT_TRIES ?? 10);
 const TARGET_MS = 60;
-const PLAN: BurstPlan = { bursts: BURSTS, leadFrames: 50, silenceFrames: 12, toneFrames: 8, randomPhase: true };
-const BURST_MS = (PLAN.silenceFrames + PLAN.toneFrames) * 20;
-const DELAY_RUN_MS = (PLAN.leadFrames + BURSTS * (PLAN.silenceFrames + PLAN.toneFrames)) * 20 + BURST_MS + 1_000;
+/**
+ * Priority of Janus and of this process (nice; root only): on a shared machine, other processes'
+ * load otherwise stalls the 20 ms clocks (ours and the mixer's) and the delays stop being about
+ * the mixer. Reported in the output; BENCH_VOICE_NICE=0 turns it off.
+ */
+const NICE = Number(env.BENCH_VOICE_NICE ?? (process.getuid?.() === 0 ? -10 : 0));
+const niceWorks = NICE === 0 || spawnSync('nice', ['-n', String(NICE), 'true']).status === 0;
+const BURSTS_PER_SEGMENT = 4;
+/** One segment: 0.5 s of silence to fill the prebuffer, bursts of 240 ms silence + 160 ms tone, 240 ms of silence. */
+const SEGMENT: BurstPlan = { bursts: BURSTS_PER_SEGMENT, leadFrames: 25, silenceFrames: 12, toneFrames: 8, tailFrames: 12 };
+const BURST_MS = (SEGMENT.silenceFrames + SEGMENT.toneFrames) * 20;
+const SEGMENTS = Math.ceil(BURSTS / BURSTS_PER_SEGMENT);
+const DELAY_RUN_MS = SEGMENTS * ((SEGMENT.leadFrames + SEGMENT.tailFrames) * 20 + 100) + BURSTS * BURST_MS + 500;
 
 /** The room options api/src/services/mixer.ts createRoom uses (but the secret and the prebuffering). */
 const MIXER_ROOM_OPTIONS: AudioBridgeRoomOptions = {
@@ -98,7 +116,17 @@ interface DelayResult {
   prebuffering: number | null;
   bursts: number;
   missed: number;
+  /** Bursts left out: this process stalled in their segment (see matchOnsets). */
+  stalled: number;
+  /** Bursts left out: the mixer's output stalled in their segment (see matchOnsets). */
+  mixerStalled: number;
   delay: Distribution;
+  /** Frames with the tone heard per burst (of SEGMENT.toneFrames sent; the codec tail may add one). */
+  toneFrames: Distribution;
+  /** % of all cores busy during the run (other processes share them with Janus and us). */
+  machineBusy: number;
+  /** Longest event-loop stall of this process during the run (ms). */
+  loopDelayMaxMs: number;
 }
 interface CpuResult {
   label: string;
@@ -154,6 +182,7 @@ function cleanup(): Promise<void> {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     await Promise.all([...sessions].map((s) => s.destroy().catch(() => {})));
     await janus?.stop().catch((e) => log('janus.stop failed:', e));
+    restoreAutogroup();
   })();
   return cleaning;
 }
@@ -171,6 +200,54 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     await Promise.race([cleanup(), sleep(15_000)]);
     process.exit(130);
   });
+
+// ------------------------------------------------------------------ priority
+
+let autogroupBefore: string | undefined;
+/**
+ * nice NICE for this thread (senders, receivers, relay, API) and for our autogroup: with
+ * sched_autogroup (Debian's default) nice only ranks threads of one session, and each session
+ * gets an equal share of the cores, so the autogroup's nice is what counts against other work on
+ * the machine. Janus is in our session, and started under `nice` (its threads inherit it).
+ * The autogroup's nice is put back at exit: it may be the caller's terminal session.
+ */
+function raisePriority() {
+  try {
+    setPriority(NICE);
+  } catch (error) {
+    notes.push(`could not renice this process to ${NICE}: ${error instanceof Error ? error.message : error}`);
+  }
+  try {
+    const current = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1];
+    if (current !== undefined && Number(current) > NICE) {
+      writeFileSync('/proc/self/autogroup', String(NICE));
+      autogroupBefore = current;
+      process.on('exit', restoreAutogroup);
+    }
+  } catch {
+    // no autogroups (or not allowed): the process nice alone then
+  }
+}
+
+function restoreAutogroup() {
+  if (autogroupBefore === undefined) return;
+  try {
+    writeFileSync('/proc/self/autogroup', autogroupBefore);
+  } catch {
+    // the session is going away anyway
+  }
+  autogroupBefore = undefined;
+}
+
+function priorityLine() {
+  let autogroup = '';
+  try {
+    autogroup = `, its autogroup ${/nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1] ?? '?'}`;
+  } catch {
+    // no autogroups
+  }
+  return `Priority (BENCH_VOICE_NICE): nice ${getPriority()} for this process${autogroup}, ${NICE !== 0 && niceWorks ? NICE : 0} for Janus.`;
+}
 
 // ------------------------------------------------------------------ rooms made directly
 
@@ -210,12 +287,19 @@ async function directRoom(session: JanusSession, admin: AudioBridgeHandle, prebu
 // ------------------------------------------------------------------ (1) delay
 
 /** One delay measurement: connect a burst sender and an onset listener, play the plan, match. */
-async function measureDelay(
-  path: string,
-  prebuffering: number | null,
-  connect: (sender: ToneBurstSender, listener: OnsetListener) => Promise<void>,
-  keepSender = false,
-): Promise<ToneBurstSender | undefined> {
+interface DelayHooks {
+  /** Connects the listener (it starts sending silence). */
+  listen(listener: OnsetListener): Promise<void>;
+  /** (Re)joins the speaker and connects it; called before each segment. */
+  speak(sender: ToneBurstSender): Promise<void>;
+}
+
+/**
+ * One delay measurement: BURSTS bursts in segments of BURSTS_PER_SEGMENT; before each segment the
+ * speaker joins anew and its clock starts at a random instant, so that onsets meet the mixer's
+ * 20 ms tick at many phases and each segment starts from a freshly filled prebuffer.
+ */
+async function measureDelay(path: string, prebuffering: number | null, hooks: DelayHooks, keepSender = false): Promise<ToneBurstSender | undefined> {
   if (remaining() < DELAY_RUN_MS + 15_000) {
     notes.push(`delay "${path}" skipped (time budget)`);
     return undefined;
@@ -223,23 +307,63 @@ async function measureDelay(
   const sender = track(await ToneBurstSender.open());
   const listener = track(await OnsetListener.open());
   try {
-    await connect(sender, listener);
+    await hooks.listen(listener);
+    const machine0 = machineJiffies();
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    // Bursts left out for a stall of this process are made up for, by up to 3 more segments.
+    for (let segment = 0, valid = 0; valid < BURSTS && segment < SEGMENTS + 3; segment++) {
+      if (segment >= SEGMENTS && remaining() < DELAY_RUN_MS + 30_000) break;
+      sender.stop();
+      await hooks.speak(sender);
+      await sleep(Math.random() * 20);
+      await sender.play({ ...SEGMENT, bursts: Math.min(BURSTS_PER_SEGMENT, BURSTS - valid) });
+      valid = matchOnsets(sender, listener, BURST_MS).delays.length;
+    }
+    await sleep(200); // the last burst's tail
+    const machineBusy = machineBusySince(machine0);
+    loop.disable();
     if (keepSender) sender.after = 'tone';
-    await sender.play(PLAN);
-    await sleep(BURST_MS); // the last onset's arrival
-    const { delays, missed } = matchOnsets(sender.onsetSentAt, listener.onsets, BURST_MS);
-    const result: DelayResult = { path, prebuffering, bursts: sender.onsetSentAt.length, missed, delay: distribution(delays) };
+    const { delays, missed, stalled, mixerStalled, details, toneFrames } = matchOnsets(sender, listener, BURST_MS);
+    const result: DelayResult = {
+      path,
+      prebuffering,
+      bursts: sender.onsetSentAt.length,
+      missed,
+      stalled,
+      mixerStalled,
+      delay: distribution(delays),
+      toneFrames: distribution(toneFrames),
+      machineBusy,
+      loopDelayMaxMs: loop.max / 1e6,
+    };
     results.delay.push(result);
+    if (env.BENCH_VOICE_DEBUG)
+      log(details.map((d) => `#${d.burst} late ${fmt(d.lateMs)} gap ${fmt(d.gapMs)} delay ${fmt(d.delayMs)}`).join('; '));
     log(
       `delay ${path}${prebuffering === null ? '' : ` (prebuffering ${prebuffering})`}: p50 ${fmt(result.delay.p50)} ms, ` +
-        `p95 ${fmt(result.delay.p95)} ms, ${delays.length}/${result.bursts} onsets heard; listener got ${listener.packets} packets`,
+        `p95 ${fmt(result.delay.p95)} ms; ${delays.length} of ${result.bursts - stalled - mixerStalled} onsets heard ` +
+        `(${stalled} + ${mixerStalled} left out); ` +
+        `onset frames' ${TONE_HZ} Hz amplitude ${amplitudes(listener)} (a whole tone frame ≈ 9800, detection ≥ 1500); ` +
+        `event loop stalls up to ${fmt(result.loopDelayMaxMs, 0)} ms`,
     );
-    if (missed > 0) notes.push(`delay "${path}": ${missed} of ${result.bursts} onsets not heard within ${BURST_MS} ms`);
+    const label = `delay "${path}"${prebuffering === null ? '' : ` p${prebuffering}`}`;
+    if (stalled + mixerStalled > 0)
+      notes.push(
+        `${label}: ${stalled + mixerStalled} of ${result.bursts} bursts left out, more sent instead ` +
+          `(a stall in their segment: ${stalled} of this process > 4 ms late, ${mixerStalled} of Janus's output > 45 ms between packets)`,
+      );
+    if (missed > 0) notes.push(`${label}: ${missed} of ${result.bursts - stalled - mixerStalled} onsets not heard within ${BURST_MS} ms`);
   } finally {
     await release(listener);
     if (!keepSender) await release(sender);
   }
   return keepSender ? sender : undefined;
+}
+
+function amplitudes(listener: OnsetListener) {
+  const d = distribution(listener.onsets.map((o) => o.amplitude));
+  return `min ${fmt(d.min, 0)}, median ${fmt(d.p50, 0)}`;
 }
 
 // ------------------------------------------------------------------ (2) CPU
@@ -389,7 +513,9 @@ async function main() {
     `configured prebuffering ${CONFIGURED_PREBUFFERING}; sweep ${SWEEP.join(',')}; ${BURSTS} bursts per path; ` +
       `listeners ${LISTENERS.join(',')}; CPU window ${CPU_WINDOW_MS} ms; ${CONNECT_TRIES} connects; limit ${TIMEOUT_MS} ms`,
   );
-  janus = await startJanus();
+  if (NICE !== 0) raisePriority();
+  // `nice` execs Janus, so every thread Janus makes inherits the priority and the PID stays its own.
+  janus = await startJanus(NICE !== 0 && niceWorks ? { spawnPrefix: ['nice', '-n', String(NICE)] } : {});
   const version = spawnSync('/usr/bin/env', ['sh', '-c', 'janus --version 2>/dev/null | head -1'], { encoding: 'utf8' }).stdout.trim();
   janusInfo = `${version || 'Janus'} (pid ${janus.pid}, ready in ${janus.readyAfterMs} ms)`;
   log(`Janus at ${janus.httpUrl}: ${janusInfo}`);
@@ -400,22 +526,33 @@ async function main() {
 
   // (1) baseline, then the trade-off, then the API's own room.
   let relay: UdpRelay | undefined;
-  await measureDelay('Node UDP relay (baseline)', null, async (sender, listener) => {
-    relay = track(await UdpRelay.open());
-    relay.forwardTo(listener.offer);
-    sender.connect(relay.address);
-    listener.connect(relay.address);
+  await measureDelay('Node UDP relay (baseline)', null, {
+    async listen(listener) {
+      relay = track(await UdpRelay.open());
+      relay.forwardTo(listener.offer);
+      listener.connect(relay.address);
+    },
+    async speak(sender) {
+      sender.connect(relay!.address);
+    },
   }).finally(() => release(relay));
   if (SWEEP.length > 0) {
     const { session, admin } = await openSession();
     try {
       for (const prebuffering of SWEEP) {
-        let room: DirectRoom | undefined;
-        await measureDelay('Janus room, admin handle', prebuffering, async (sender, listener) => {
-          room = await directRoom(session, admin, prebuffering);
-          listener.connect((await room.join(listener.offer, { muted: true, display: 'listener' })).rtp);
-          sender.connect((await room.join(sender.offer, { muted: false, display: 'speaker' })).rtp);
-        }).finally(() => room?.destroy());
+        const room = await directRoom(session, admin, prebuffering);
+        let speaker: AudioBridgeHandle | undefined;
+        await measureDelay('Janus room, admin handle', prebuffering, {
+          async listen(listener) {
+            listener.connect((await room.join(listener.offer, { muted: true, display: 'listener' })).rtp);
+          },
+          async speak(sender) {
+            await speaker?.detach().catch(() => {}); // leaves the room
+            const joined = await room.join(sender.offer, { muted: false, display: 'speaker' });
+            speaker = joined.handle;
+            sender.connect(joined.rtp);
+          },
+        }).finally(() => room.destroy());
       }
     } finally {
       await closeSession(session);
@@ -448,11 +585,16 @@ async function main() {
   const speaker = await measureDelay(
     'Janus via API (mixer room)',
     CONFIGURED_PREBUFFERING,
-    async (sender, listener) => {
-      listener.connect(await app!.services.mixer.connectPlainRtp(ear.participantId!, listener.offer));
-      sender.connect(await app!.services.mixer.connectPlainRtp(host.participantId!, sender.offer));
+    {
+      async listen(listener) {
+        listener.connect(await app!.services.mixer.connectPlainRtp(ear.participantId!, listener.offer));
+      },
+      async speak(sender) {
+        // Connecting again replaces the host's previous connection (a new participant in the room).
+        sender.connect(await app!.services.mixer.connectPlainRtp(host.participantId!, sender.offer));
+      },
     },
-    true, // the host keeps sending (a steady tone) for (3)
+    true, // the host stays on air (a steady tone) for (3)
   );
 
   // (3) the host is still on air.
@@ -474,26 +616,34 @@ function printReport(partial = false) {
     `Voice benchmark${partial ? ' (PARTIAL)' : ''} — \`cd tests && npx tsx bench/voice.ts\` (part of \`pnpm bench\`)`,
     `${janusInfo}; AudioBridge 48 kHz, Opus 20 ms frames; plain RTP, all on 127.0.0.1; ` +
       `${availableParallelism()} cores; Node ${process.version}; run took ${fmt((performance.now() - startedAt) / 1000, 0)} s.`,
-    `Configured prebuffering (JANUS_PREBUFFERING, default 2): ${CONFIGURED_PREBUFFERING} packets of 20 ms.`,
+    `Configured prebuffering (JANUS_PREBUFFERING, default 2): ${CONFIGURED_PREBUFFERING} packets of 20 ms. ` +
+      priorityLine(),
     '',
     `(1) Mixer delay: speaker send → listener receive of a tone onset (ms). ${BURSTS} bursts per path, each ` +
-      `${PLAN.silenceFrames * 20} ms silence then ${PLAN.toneFrames * 20} ms of ${TONE_HZ} Hz; send phase randomised per burst.`,
+      `${SEGMENT.silenceFrames * 20} ms silence then ${SEGMENT.toneFrames * 20} ms of ${TONE_HZ} Hz; the speaker joins anew every ` +
+      `${BURSTS_PER_SEGMENT} bursts, its clock started at a random instant (onsets at all phases of the mixer's 20 ms tick).`,
   );
   const relay = results.delay.find((d) => d.prebuffering === null);
-  const delayRows = [['path', 'prebuf', 'heard', 'min', 'p50', 'p95', 'max', 'p50 − relay', 'p50 ÷ relay']];
+  const delayRows = [['path', 'prebuf', 'heard', 'min', 'p50', 'p95', 'max', 'p50 − relay', 'p50 ÷ relay', 'tone frames/burst', 'machine busy %']];
   for (const d of results.delay)
     delayRows.push([
       d.path,
       d.prebuffering === null ? '—' : String(d.prebuffering),
-      `${d.delay.n}/${d.bursts}`,
+      `${d.delay.n}/${d.bursts - d.stalled - d.mixerStalled}`,
       fmt(d.delay.min),
       fmt(d.delay.p50),
       fmt(d.delay.p95),
       fmt(d.delay.max),
       relay && d !== relay ? fmt(d.delay.p50 - relay.delay.p50) : '—',
       relay && d !== relay ? `${fmt(d.delay.p50 / relay.delay.p50, 0)}x` : '—',
+      d.toneFrames.min === d.toneFrames.max ? String(d.toneFrames.min) : `${d.toneFrames.min}–${d.toneFrames.max}`,
+      fmt(d.machineBusy, 0),
     ]);
   say(...table(delayRows));
+  say(
+    `heard: onsets matched / bursts counted (a burst is left out when this process or Janus's output stalled in its segment, see notes). ` +
+      `tone frames/burst: ${SEGMENT.toneFrames} sent, +1 from the codec tail; fewer means frames dropped on the way.`,
+  );
   const viaApi = results.delay.find((d) => d.path.startsWith('Janus via API'));
   if (viaApi)
     say(
@@ -511,7 +661,8 @@ function printReport(partial = false) {
       `1 speaker sending a tone, N muted plain-RTP listeners each sending silence.`,
   );
   const idle = results.cpu.find((c) => c.label === 'idle room');
-  const cpuRows = [['room', 'Janus %', 'over idle', 'per listener', 'rx pkt/s/listener', 'tone heard', 'load gen %', 'machine busy %']];
+  const cores = availableParallelism();
+  const cpuRows = [['room', 'Janus %', 'over idle', 'per listener', 'rx pkt/s/listener', 'tone heard', 'load gen %', 'other procs %', 'machine busy %']];
   for (const c of results.cpu)
     cpuRows.push([
       c.label,
@@ -521,6 +672,7 @@ function printReport(partial = false) {
       fmt(c.rxPerListener),
       c.toneShare === undefined ? '—' : `${fmt(100 * c.toneShare, 0)} %`,
       fmt(c.window.nodePct),
+      fmt(Math.max(0, (c.window.machinePct * cores) - c.window.janusPct - c.window.nodePct)),
       fmt(c.window.machinePct),
     ]);
   say(...table(cpuRows));
@@ -530,7 +682,8 @@ function printReport(partial = false) {
     say(
       `Marginal cost per listener (N=${largest.listeners} vs speaker only): ` +
         `${fmt((largest.window.janusPct - speakerOnly.window.janusPct) / largest.listeners, 2)} % of a core. ` +
-        `"load gen" is this Node process (senders, receivers); "machine busy" is all ${availableParallelism()} cores.`,
+        `"load gen" is this Node process (senders, receivers), "other procs" everything else on the machine ` +
+        `(% of one core); "machine busy" is all ${cores} cores together.`,
     );
 
   const c = results.connect;

@@ -18,12 +18,18 @@ export function processCpuSeconds(pid: number): number {
 }
 
 /** Busy and total jiffies of the whole machine (first line of /proc/stat). */
-function machineJiffies() {
+export function machineJiffies() {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const total = values.reduce((s, v) => s + v, 0);
   const idle = (values[3] ?? 0) + (values[4] ?? 0); // idle + iowait
   return { busy: total - idle, total };
+}
+
+/** % of all cores busy since `since` (a machineJiffies() reading). */
+export function machineBusySince(since: { busy: number; total: number }): number {
+  const now = machineJiffies();
+  return (100 * (now.busy - since.busy)) / Math.max(1, now.total - since.total);
 }
 
 export interface CpuWindow {

@@ -93,8 +93,10 @@ export function silentOpusFrame(): Buffer {
 }
 
 /**
- * Calls `tick(frameIndex)` for frame 0, 1, 2, … at `startedAt + index × 20 ms + offset(index)`,
- * catching up on late timer wake-ups (never more than 5 frames at once).
+ * Calls `tick(frameIndex, dueAt)` for frame 0, 1, 2, … at `startedAt + index × 20 ms`. After a
+ * late timer wake-up it sends every overdue frame at once, as a real client's buffer would:
+ * skipping frames would shorten the mixer's queue for good and shift later delays. Only a stall of
+ * over a second is skipped.
  */
 class Metronome {
   #timer: NodeJS.Timeout | undefined;
@@ -102,10 +104,7 @@ class Metronome {
   #startedAt = 0;
   #stopped = false;
 
-  constructor(
-    private readonly tick: (index: number) => void,
-    private readonly offsetMs: (index: number) => number = () => 0,
-  ) {}
+  constructor(private readonly tick: (index: number, dueAt: number) => void) {}
 
   start() {
     this.#startedAt = performance.now();
@@ -113,7 +112,7 @@ class Metronome {
   }
 
   #due(index: number) {
-    return this.#startedAt + index * OPUS_FRAME_MS + this.offsetMs(index);
+    return this.#startedAt + index * OPUS_FRAME_MS;
   }
 
   #run() {
@@ -121,12 +120,13 @@ class Metronome {
     const now = performance.now();
     let sent = 0;
     while (this.#due(this.#next) <= now + 0.25) {
-      if (sent >= 5) {
+      if (sent >= 50) {
         // Far behind (a long pause of the event loop): skip ahead rather than burst.
         while (this.#due(this.#next) <= now) this.#next++;
         break;
       }
-      this.tick(this.#next++);
+      this.tick(this.#next, this.#due(this.#next));
+      this.#next++;
       sent++;
     }
     this.#timer = setTimeout(() => this.#run(), Math.max(0, this.#due(this.#next) - performance.now()));
@@ -145,15 +145,14 @@ export interface BurstPlan {
   /** Each burst: this much silence, then the tone. */
   silenceFrames: number;
   toneFrames: number;
-  /**
-   * Shift the send schedule by a random 0–19 ms at the start of each burst's silence, so that
-   * the onsets fall at every phase of the mixer's 20 ms clock instead of one fixed phase per run.
-   * To Janus this looks like ordinary network jitter (one short or long gap per burst).
-   */
-  randomPhase: boolean;
+  /** Silence after the last burst, before play() resolves (its tail reaches the listener). */
+  tailFrames: number;
 }
 
-/** A speaker sending tone bursts from its own socket and Opus encoder. */
+/**
+ * A speaker sending tone bursts from its own socket and Opus encoder. Several play() calls (one
+ * per join) add to the same record; frame indexes run on across them.
+ */
 export class ToneBurstSender {
   readonly #stream = new RtpStream();
   readonly #encoder = new OpusEncoder();
@@ -162,6 +161,14 @@ export class ToneBurstSender {
   #closed = false;
   /** Per burst: performance.now() when its first tone frame was handed to the socket. */
   onsetSentAt: number[] = [];
+  /** Per burst: the (running) frame index of its first tone frame. */
+  onsetFrame: number[] = [];
+  /** Per burst: the (running) frame index where its play() began (the speaker's join). */
+  segmentFrame: number[] = [];
+  /** Per burst: performance.now() when its play() began. */
+  segmentStartedAt: number[] = [];
+  /** Per frame: how late (ms) it left against its schedule (timer lateness, event-loop stalls). */
+  frameLateMs: number[] = [];
   packetsSent = 0;
   /** After the plan (or without one): 'silence' or a steady 'tone'. */
   after: 'silence' | 'tone' = 'silence';
@@ -183,44 +190,56 @@ export class ToneBurstSender {
     this.#remote = remote;
   }
 
-  /** Starts sending; resolves once the last burst's tone has been sent. */
+  /** Stops sending (e.g. before joining anew). */
+  stop() {
+    this.#metronome?.stop();
+    this.#metronome = undefined;
+  }
+
+  /** Starts sending (its clock starts now); resolves once the plan's tail has been sent. */
   play(plan: BurstPlan): Promise<void> {
     if (!this.#remote) throw new Error('ToneBurstSender: connect() first');
-    this.#metronome?.stop();
-    this.onsetSentAt = [];
+    this.stop();
+    const frameBase = this.frameLateMs.length;
+    const startedAt = performance.now();
+    const burstBase = this.onsetSentAt.length;
     const period = plan.silenceFrames + plan.toneFrames;
     const planFrames = plan.leadFrames + plan.bursts * period;
-    const phases = Array.from({ length: plan.bursts }, () => (plan.randomPhase ? Math.random() * OPUS_FRAME_MS : 0));
-    const burstOf = (index: number) => Math.floor((index - plan.leadFrames) / period);
     let tone: SineGenerator | undefined;
     let finish: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    this.#metronome = new Metronome(
-      (index) => {
-        let pcm: Int16Array;
-        let onsetOf: number | undefined;
-        if (index < plan.leadFrames) pcm = new Int16Array(OPUS_FRAME_SAMPLES);
-        else if (index < planFrames) {
-          const inBurst = (index - plan.leadFrames) % period;
-          if (inBurst < plan.silenceFrames) {
-            tone = undefined;
-            pcm = new Int16Array(OPUS_FRAME_SAMPLES);
-          } else {
-            // Each burst starts its sine at phase 0, on the first sample of the frame.
-            if (inBurst === plan.silenceFrames) {
-              tone = new SineGenerator(TONE_HZ, 0.3);
-              onsetOf = burstOf(index);
-            }
-            pcm = tone!.nextFrame();
+    this.#metronome = new Metronome((index, dueAt) => {
+      let pcm: Int16Array;
+      let onsetOf: number | undefined;
+      if (index < plan.leadFrames) pcm = new Int16Array(OPUS_FRAME_SAMPLES);
+      else if (index < planFrames) {
+        const inBurst = (index - plan.leadFrames) % period;
+        if (inBurst < plan.silenceFrames) {
+          tone = undefined;
+          pcm = new Int16Array(OPUS_FRAME_SAMPLES);
+        } else {
+          // Each burst starts its sine at phase 0, on the first sample of the frame.
+          if (inBurst === plan.silenceFrames) {
+            tone = new SineGenerator(TONE_HZ, 0.3);
+            onsetOf = burstBase + Math.floor((index - plan.leadFrames) / period);
           }
-        } else if (this.after === 'tone') pcm = (tone ??= new SineGenerator(TONE_HZ, 0.3)).nextFrame();
-        else pcm = new Int16Array(OPUS_FRAME_SAMPLES);
-        const sentAt = this.#send(pcm);
-        if (onsetOf !== undefined) this.onsetSentAt[onsetOf] = sentAt;
-        if (index === planFrames - 1) queueMicrotask(finish);
-      },
-      (index) => (index < plan.leadFrames ? 0 : (phases[Math.min(plan.bursts - 1, burstOf(index))] ?? 0)),
-    );
+          pcm = tone!.nextFrame();
+        }
+      } else if (this.after === 'tone') pcm = (tone ??= new SineGenerator(TONE_HZ, 0.3)).nextFrame();
+      else {
+        tone = undefined;
+        pcm = new Int16Array(OPUS_FRAME_SAMPLES);
+      }
+      const sentAt = this.#send(pcm);
+      this.frameLateMs[frameBase + index] = sentAt - dueAt;
+      if (onsetOf !== undefined) {
+        this.onsetSentAt[onsetOf] = sentAt;
+        this.onsetFrame[onsetOf] = frameBase + index;
+        this.segmentFrame[onsetOf] = frameBase;
+        this.segmentStartedAt[onsetOf] = startedAt;
+      }
+      if (index === planFrames + plan.tailFrames - 1) queueMicrotask(finish);
+    });
     this.#metronome.start();
     return finished;
   }
@@ -238,7 +257,7 @@ export class ToneBurstSender {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.#metronome?.stop();
+    this.stop();
     await closeSocket(this.socket);
     this.#encoder.delete();
   }
@@ -264,6 +283,10 @@ export class OnsetListener {
   #closed = false;
   #waiters: (() => void)[] = [];
   onsets: Onset[] = [];
+  /** Arrival of every frame with the tone. */
+  toneFrameTimes: number[] = [];
+  /** Arrival of every packet. */
+  packetTimes: number[] = [];
   packets = 0;
   frames = 0;
   toneFrames = 0;
@@ -304,6 +327,7 @@ export class OnsetListener {
     const packet = parseRtpPacket(data);
     if (!packet) return;
     this.packets++;
+    this.packetTimes.push(at);
     this.firstPacketAt ??= at;
     if (packet.payload.length === 0) return;
     let pcm: Int16Array;
@@ -316,6 +340,7 @@ export class OnsetListener {
     const result = this.#detector.process(pcm);
     if (result.detected) {
       this.toneFrames++;
+      this.toneFrameTimes.push(at);
       this.firstToneAt ??= at;
       if (this.#quiet >= this.quietFrames) this.onsets.push({ at, amplitude: result.amplitude });
       this.#quiet = 0;
@@ -432,15 +457,56 @@ export class UdpRelay {
   }
 }
 
-/** Pairs each burst with the first onset heard within `windowMs` after it was sent. */
-export function matchOnsets(sentAt: number[], onsets: Onset[], windowMs: number) {
+/**
+ * Pairs each burst with the first onset heard within `windowMs` after it was sent, and leaves a
+ * burst out when, between the start of its segment (the speaker's join) and the onset's arrival:
+ *   - this process stalled (a frame left more than `maxLateMs` behind schedule): a stall delays
+ *     our receive callback (a delay too long), or our sending, and the catch-up that follows
+ *     changes the mixer's queue (AudioBridge trims a queue that reaches 2 × prebuffering);
+ *   - or the mixer's output stalled (two packets to the listener more than `maxGapMs` apart):
+ *     AudioBridge's mixer thread then runs its missed ticks back to back, drains the speaker's
+ *     queue, and that participant has less buffer (less delay) until it joins again.
+ * Both come from other load on the machine; they are counted and reported, not mixed in.
+ */
+export function matchOnsets(
+  sender: Pick<ToneBurstSender, 'onsetSentAt' | 'onsetFrame' | 'segmentFrame' | 'segmentStartedAt' | 'frameLateMs'>,
+  listener: Pick<OnsetListener, 'onsets' | 'toneFrameTimes' | 'packetTimes'>,
+  windowMs: number,
+  { maxLateMs = 4, maxGapMs = 45 } = {},
+) {
   const delays: number[] = [];
+  /** Per burst: frames with the tone heard while it played (a dropped frame lowers it). */
+  const toneFrames: number[] = [];
+  const details: { burst: number; lateMs: number; gapMs: number; delayMs: number | undefined }[] = [];
   let missed = 0;
-  for (const sent of sentAt) {
-    if (sent === undefined) continue;
-    const heard = onsets.find((o) => o.at >= sent && o.at < sent + windowMs);
-    if (heard) delays.push(heard.at - sent);
-    else missed++;
-  }
-  return { delays, missed };
+  let stalled = 0;
+  let mixerStalled = 0;
+  sender.onsetSentAt.forEach((sent, burst) => {
+    const heard = listener.onsets.find((o) => o.at >= sent && o.at < sent + windowMs);
+    const onset = sender.onsetFrame[burst]!;
+    const last = onset + Math.ceil((heard ? heard.at - sent : windowMs) / OPUS_FRAME_MS) + 1;
+    // A hole is a frame skipped after a stall of over a second.
+    const lateMs = Math.max(...Array.from(sender.frameLateMs.slice(sender.segmentFrame[burst]!, last + 1), (x) => x ?? Infinity));
+    // The listener's packets from the segment's start (once the mix flows) to the onset's arrival.
+    const from = sender.segmentStartedAt[burst]!;
+    const until = heard ? heard.at : sent + windowMs;
+    let gapMs = 0;
+    let previous: number | undefined;
+    for (const t of listener.packetTimes) {
+      if (t < from) continue;
+      if (t > until) break;
+      if (previous !== undefined) gapMs = Math.max(gapMs, t - previous);
+      previous = t;
+    }
+    details.push({ burst, lateMs, gapMs, delayMs: heard ? heard.at - sent : undefined });
+    if (lateMs > maxLateMs) stalled++;
+    else if (gapMs > maxGapMs) mixerStalled++;
+    else if (heard) {
+      delays.push(heard.at - sent);
+      // The tone lasts `toneFrames` frames; count what arrived from the onset for that long + 1.
+      const end = heard.at + windowMs / 2;
+      toneFrames.push(listener.toneFrameTimes.filter((t) => t >= heard.at && t < end).length);
+    } else missed++;
+  });
+  return { delays, missed, stalled, mixerStalled, details, toneFrames };
 }
