@@ -22,6 +22,8 @@ import { serveWeb } from './web.ts';
 import { unauthenticated } from './errors.ts';
 import { subscribeShared } from './lib/shared-execution.ts';
 
+const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
+
 interface WsInitialContext {
   connectionParams?: Record<string, unknown> | Readonly<Record<string, unknown>>;
   req: IncomingMessage;
@@ -39,7 +41,9 @@ function toGraphQLError(error: unknown): GraphQLError {
   return new GraphQLError('Could not parse the query.', { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
-export interface BuildAppOptions extends Partial<Config> {
+export interface BuildAppOptions extends Partial<Omit<Config, 'rateLimits'>> {
+  /** Overrides of single limits; the others keep their defaults. */
+  rateLimits?: Partial<Config['rateLimits']>;
   /** An open database to use instead of opening one from the config (tests share one). */
   database?: DbHandle;
   /** Serve the built PWA (default true). */
@@ -71,7 +75,12 @@ function maskError(error: unknown, message: string): GraphQLError {
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
-  const config: Config = { ...configFromEnv(), ...stripUndefined(options) };
+  const defaults = configFromEnv();
+  const config: Config = {
+    ...defaults,
+    ...stripUndefined(options),
+    rateLimits: { ...defaults.rateLimits, ...stripUndefined(options.rateLimits ?? {}) },
+  };
   const database = options.database ?? (await createDb({ url: config.databaseUrl, dataDir: config.dataDir }));
   const ownsDatabase = !options.database;
   const events: EventBus =
@@ -96,6 +105,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       signInByClient: new RateLimiter(config.rateLimits.signInPerMinutePerClient, 60_000),
       signInByHandle: new RateLimiter(config.rateLimits.signInPerMinutePerHandle, 60_000),
       signUp: new RateLimiter(config.rateLimits.signUpPerHourPerClient, 3_600_000),
+      // Each connectAudio makes a Janus handle: reconnecting is normal, a storm is not.
+      connectAudio: new RateLimiter(config.rateLimits.connectAudioPerMinutePerUser, 60_000),
     },
   };
 
@@ -183,6 +194,14 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         return true;
       },
       onSubscribe: async (ctx, _id, params) => {
+        // Each subscription holds a listener and a context: bound them per socket.
+        // graphql-ws has already counted this one in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET)
+          return [
+            new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per connection.`, {
+              extensions: { code: 'RATE_LIMITED', retryAfterMs: 1000 },
+            }),
+          ];
         const initial: WsInitialContext = { connectionParams: ctx.connectionParams, req: ctx.extra.request, params };
         const enveloped = yoga.getEnveloped(initial as never);
         let document;

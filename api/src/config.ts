@@ -19,7 +19,12 @@ export interface Config {
   /** AudioBridge prebuffering in 20 ms packets (the mixer's added delay). */
   mixerPrebuffering: number;
   /** Abuse limits per client address (and, for sign-in, per handle). */
-  rateLimits: { signInPerMinutePerClient: number; signInPerMinutePerHandle: number; signUpPerHourPerClient: number };
+  rateLimits: {
+    signInPerMinutePerClient: number;
+    signInPerMinutePerHandle: number;
+    signUpPerHourPerClient: number;
+    connectAudioPerMinutePerUser: number;
+  };
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
@@ -38,7 +43,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
     mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET),
     mixerPrebuffering: prebuffering(env.JANUS_PREBUFFERING),
-    rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20 },
+    rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20, connectAudioPerMinutePerUser: 20 },
   };
 }
 

@@ -16,7 +16,7 @@ export interface Services {
   spaces: Spaces;
   mixer: Mixer;
   events: EventBus;
-  limits: { signInByClient: RateLimiter; signInByHandle: RateLimiter; signUp: RateLimiter };
+  limits: { signInByClient: RateLimiter; signInByHandle: RateLimiter; signUp: RateLimiter; connectAudio: RateLimiter };
 }
 
 export interface Viewer {

@@ -16,9 +16,12 @@ builder.mutationFields((t) => ({
     type: AudioSession,
     authScopes: { signedIn: true },
     description:
-      "Connect the viewer's audio: a complete SDP offer (ICE gathering done) in, the mixer's answer out. Listeners send a receive-only or muted offer; the server decides who is heard. Calling again replaces the previous connection (e.g. after AUDIO_RECONNECT). CONFLICT when not in the space or voice is unavailable.",
+      "Connect the viewer's audio: a complete SDP offer (ICE gathering done) in, the mixer's answer out. Listeners send a receive-only or muted offer; the server decides who is heard. Calling again replaces the previous connection (e.g. after AUDIO_RECONNECT). CONFLICT when not in the space or voice is unavailable; RATE_LIMITED past 20 connects a minute.",
     args: { spaceId: t.arg.id({ required: true }), offer: t.arg.string({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.mixer.connect(ctx.viewer!.id, spaceIdArg(args.spaceId), args.offer),
+    resolve: (_r, args, ctx) => {
+      ctx.services.limits.connectAudio.hit(ctx.viewer!.id);
+      return ctx.services.mixer.connect(ctx.viewer!.id, spaceIdArg(args.spaceId), args.offer);
+    },
   }),
   disconnectAudio: t.boolean({
     authScopes: { signedIn: true },

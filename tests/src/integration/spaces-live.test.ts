@@ -222,6 +222,18 @@ describe('live eligibility (each seen by a subscriber)', () => {
   });
 });
 
+describe('connection limits', () => {
+  it('bounds subscriptions per WebSocket with RATE_LIMITED', async () => {
+    const [host] = await users(t, 1, 'sl');
+    const s = await liveSpace(host!);
+    const client = wsClient(base);
+    const subs = Array.from({ length: 51 }, () => subscribe(client, EVENTS, { s }));
+    await expect.poll(() => subs.filter((x) => x.errors.length > 0).length).toBe(1);
+    expect(JSON.stringify(subs.find((x) => x.errors.length > 0)!.errors)).toContain('RATE_LIMITED');
+    await client.dispose();
+  });
+});
+
 describe('rules in practice', () => {
   it('limits the stage to 10 speakers and 2 co-hosts (CONFLICT past that)', async () => {
     const [host, ...crowd] = await users(t, 14, 'st');

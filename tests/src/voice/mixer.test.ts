@@ -120,6 +120,21 @@ describe('who is heard at the mixer', () => {
   });
 });
 
+describe('abuse', () => {
+  it('rejects a malformed offer with BAD_USER_INPUT and rate limits connectAudio per user', async () => {
+    const [host] = await users(t, 1, 'va');
+    const s = await space(host!);
+    const CONNECT = `mutation($s: ID!, $o: String!) { connectAudio(spaceId: $s, offer: $o) { answer } }`;
+    const { codes } = await import('../support/app.ts');
+    const bad = await t.gql(CONNECT, { s, o: 'hello' }, { token: host!.token });
+    expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+    expect(bad.errors![0]!.message).toContain('offer');
+    const results = [];
+    for (let i = 0; i < 21; i++) results.push(await t.gql(CONNECT, { s, o: 'v=0 but not sdp' }, { token: host!.token }));
+    expect(codes(results.at(-1)!)).toEqual(['RATE_LIMITED']);
+  });
+});
+
 describe('two API instances on one Janus', () => {
   it('mutes at the mixer from the instance that took the mutation, whichever holds the audio', async () => {
     const { buildApp } = await import('@spaces/api');
