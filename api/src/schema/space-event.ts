@@ -64,15 +64,20 @@ function refresh(ctx: Context, event?: object) {
   ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null, shared);
 }
 
-/** What this viewer sees of an event: private ones are filtered, removal is personal. */
-async function visibleTo(ctx: Context, event: SpaceEventPayload): Promise<SpaceEventPayload | null> {
+/**
+ * What this viewer sees of an event: private ones are filtered, removal is personal. Synchronous
+ * except for invitations (thousands of subscribers run this for every event).
+ */
+function visibleTo(ctx: Context, event: SpaceEventPayload): SpaceEventPayload | null | Promise<SpaceEventPayload | null> {
   const viewerId = ctx.viewer?.id ?? null;
   switch (event.kind) {
     case 'SPEAKER_INVITED':
     case 'SPEAKER_INVITE_REVOKED': {
       if (viewerId && viewerId === event.userId) return event;
-      const me = viewerId ? await ctx.loaders.viewerParticipant.load(event.spaceId) : null;
-      return isModerator(me?.role as Role | undefined) ? event : null;
+      if (!viewerId) return null;
+      return ctx.loaders.viewerParticipant
+        .load(event.spaceId)
+        .then((me) => (isModerator(me?.role as Role | undefined) ? event : null));
     }
     case 'REMOVED':
       if (viewerId && viewerId === event.userId) return event;
@@ -96,11 +101,12 @@ builder.subscriptionFields((t) => ({
         await events.return?.();
         throw notFound('No such space.');
       }
-      return transformStream(events, async (event) => {
+      return transformStream(events, (event) => {
         refresh(ctx, event);
-        const visible = await visibleTo(ctx, event);
         const last = event.kind === 'SPACE_ENDED';
-        return visible ? { value: visible, last } : null;
+        const wrap = (visible: SpaceEventPayload | null) => (visible ? { value: visible, last } : null);
+        const visible = visibleTo(ctx, event);
+        return visible instanceof Promise ? visible.then(wrap) : wrap(visible);
       });
     },
     resolve: (event) => event,
