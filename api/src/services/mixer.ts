@@ -1,5 +1,5 @@
 import { createHmac, randomInt } from 'node:crypto';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { participants, spaces, type Database } from '@spaces/db';
 import {
   JanusError,
@@ -135,12 +135,33 @@ export class Mixer implements SpaceListener {
       this.events.pubsub.publish('space', id, { kind: 'AUDIO_RECONNECT', spaceId: id, at: new Date().toISOString() });
   }
 
+  /**
+   * Makes sure the rooms of live spaces placed here exist, and reconciles who is connected with
+   * who really is in each room: after an API or Janus restart, participants whose audio went
+   * with it are marked disconnected (with events) instead of showing as connected forever.
+   */
   private async restoreRooms(instance: Instance) {
     const live = await this.db
       .select()
       .from(spaces)
       .where(and(eq(spaces.state, 'LIVE'), eq(spaces.mixerInstance, instance.config.name)));
-    for (const space of live) if (space.mixerRoom !== null) await this.createRoom(instance, space.mixerRoom);
+    for (const space of live) {
+      if (space.mixerRoom === null) continue;
+      await this.createRoom(instance, space.mixerRoom);
+      const inRoom = new Set((await instance.control!.listParticipants(space.mixerRoom)).map((p) => p.id));
+      const recorded = await this.db
+        .select({ id: participants.id, mixerId: participants.mixerParticipantId })
+        .from(participants)
+        .where(
+          and(
+            eq(participants.spaceId, space.id),
+            isNull(participants.leftAt),
+            or(isNotNull(participants.mixerParticipantId), eq(participants.audioConnected, true)),
+          ),
+        );
+      for (const p of recorded)
+        if (!this.connections.has(p.id) && (p.mixerId === null || !inRoom.has(p.mixerId))) await this.forget(p.id);
+    }
   }
 
   /** Room secrets are derived, not stored: any API instance (or a restarted one) can moderate. */

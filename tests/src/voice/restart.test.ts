@@ -36,8 +36,11 @@ describe('API crash', () => {
       env: { ...process.env, TEST_DB_URL: db.url, JANUS_URL: janus.httpUrl, JANUS_ADMIN_KEY: janus.adminKey },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+    const participantId = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (d) => {
+        const match = /ready (\S+)/.exec(String(d));
+        if (match) resolve(match[1]!);
+      });
       child.once('exit', (code) => reject(new Error(`API process exited early (${code})`)));
     });
     expect((await sessions()).length).toBeGreaterThan(0);
@@ -46,5 +49,25 @@ describe('API crash', () => {
     await expect.poll(sessions, { timeout: 10_000, interval: 250 }).toEqual([]);
     // Gone by the timeout (3 s), not merely eventually.
     expect(Date.now() - killedAt).toBeLessThan(8_000);
+
+    // The API comes back: it finds the host's audio gone from the room and says so.
+    const { participants } = await import('@spaces/db');
+    const { eq } = await import('drizzle-orm');
+    const row = async () => (await db.handle.db.select().from(participants).where(eq(participants.id, participantId)))[0]!;
+    expect((await row()).audioConnected).toBe(true);
+    const { buildApp } = await import('@spaces/api');
+    const app = await buildApp({
+      database: db.handle,
+      serveWeb: false,
+      port: 0,
+      host: '127.0.0.1',
+      mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }],
+    });
+    try {
+      await app.start();
+      expect(await row()).toMatchObject({ audioConnected: false, mixerParticipantId: null });
+    } finally {
+      await app.stop();
+    }
   }, 30_000);
 });
