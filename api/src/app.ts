@@ -14,7 +14,8 @@ import { Spaces } from './services/spaces.ts';
 import { Mixer } from './services/mixer.ts';
 import { createInProcessBus, createPostgresBus, type EventBus } from './pubsub.ts';
 import { RateLimiter } from './lib/rate-limit.ts';
-import { credentialsOf, isSameOrigin, sessionCookie } from './plugins/cookies.ts';
+import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
+import { useSessionCookie } from './plugins/useSessionCookie.ts';
 import { useCsrf } from './plugins/useCsrf.ts';
 import { useLimits } from './plugins/useLimits.ts';
 import { useErrorCodes } from './plugins/useErrorCodes.ts';
@@ -110,9 +111,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     },
   };
 
-  // Set-Cookie headers queued by resolvers, by request, applied when the response is built.
-  const pendingCookies = new WeakMap<Request, string[]>();
-  const secureCookie = config.publicOrigins.some((o) => o.startsWith('https:'));
+  const cookies = useSessionCookie({
+    secure: config.publicOrigins.some((o) => o.startsWith('https:')),
+    maxAgeSeconds: sessionTtlMs / 1000,
+  });
 
   const authenticate = async (headers: Headers, requestOrigin?: string) => {
     const credentials = credentialsOf(headers);
@@ -131,21 +133,13 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     // Unexpected errors reach clients as INTERNAL_SERVER_ERROR; the original goes to the log only.
     maskedErrors: { maskError },
     logging: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'error',
-    plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), {
-      onResponse({ request, response }) {
-        for (const cookie of pendingCookies.get(request) ?? []) response.headers.append('set-cookie', cookie);
-      },
-    }],
+    plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), cookies.plugin],
     context: async (initial) => {
       const request = (initial as { request?: Request }).request;
       if (request) {
         const auth = await authenticate(request.headers, new URL(request.url).origin);
         if (request.headers.get('authorization') && !auth) throw unauthenticated('Invalid or expired token.');
-        return buildContext(services, auth, clientKeyOf(request.headers), (token) => {
-          const list = pendingCookies.get(request) ?? [];
-          list.push(sessionCookie(token, secureCookie, sessionTtlMs / 1000));
-          pendingCookies.set(request, list);
-        });
+        return buildContext(services, auth, clientKeyOf(request.headers), cookies.setFor(request));
       }
       // GraphQL over WebSocket: connectionParams.authToken, else the upgrade request's cookie.
       const { connectionParams, req } = initial as unknown as WsInitialContext;
