@@ -22,5 +22,5 @@ exec unshare --net -- bash -c '
   ip link set spaces1 up
   # Janus (libnice) pins its sockets to spaces0: what it sends to 10.99.0.2 crosses the veth and
   # arrives on spaces1 from an address of this namespace, which Linux drops unless accept_local.
-  sysctl -qw net.ipv4.conf.spaces1.accept_local=1
+  echo 1 > /proc/sys/net/ipv4/conf/spaces1/accept_local
   exec "$@"' netns "$@"
