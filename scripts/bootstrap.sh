@@ -43,6 +43,8 @@ case "$mode" in
     have_pg_server || need+=(postgresql)
     command -v janus >/dev/null 2>&1 || [ -x /usr/bin/janus ] || need+=(janus)
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    # The WebRTC and browser suites make a network namespace with ip (iproute2).
+    command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
     ;;
   start)
     command -v janus >/dev/null 2>&1 || [ -x /usr/bin/janus ] || need+=(janus)
