@@ -135,6 +135,46 @@ describe('abuse', () => {
   });
 });
 
+describe('several Janus instances', () => {
+  it('places each new space on the least loaded instance and stores the placement', async () => {
+    const second = await startJanus();
+    const { buildApp } = await import('@spaces/api');
+    const { createDb, spaces } = await import('@spaces/db');
+    const { inArray } = await import('drizzle-orm');
+    const db = await createDb({ url: t.databaseUrl, migrate: false });
+    const app = await buildApp({
+      database: db,
+      serveWeb: false,
+      port: 0,
+      host: '127.0.0.1',
+      mixers: [
+        { name: 'one', url: janus.httpUrl, adminKey: janus.adminKey },
+        { name: 'two', url: second.httpUrl, adminKey: second.adminKey },
+      ],
+    });
+    try {
+      await app.start();
+      const hosts = await users(t, 4, 'pl');
+      const ids: string[] = [];
+      const placed = async () => (await db.db.select().from(spaces).where(inArray(spaces.id, ids))).filter((s) => s.mixerRoom !== null);
+      for (const host of hosts) {
+        const userId = Buffer.from(host.id, 'base64url').toString().split(':')[1]!;
+        ids.push((await app.services.spaces.create(userId, { title: 'Placed', speakerPolicy: 'EVERYONE' })).id);
+        // Placement happens as the space goes live; one at a time, so each sees the load so far.
+        await expect.poll(async () => (await placed()).length).toBe(ids.length);
+      }
+      const byInstance = (await placed()).reduce<Record<string, number>>((n, s) => ({ ...n, [s.mixerInstance!]: (n[s.mixerInstance!] ?? 0) + 1 }), {});
+      expect(byInstance).toEqual({ one: 2, two: 2 });
+      // Each room really exists on the instance it was placed on.
+      for (const space of await placed()) expect(await app.services.mixer.inspect(space.id)).toMatchObject({ instance: space.mixerInstance, room: space.mixerRoom });
+    } finally {
+      await app.stop();
+      await db.close();
+      await second.stop();
+    }
+  });
+});
+
 describe('two API instances on one Janus', () => {
   it('mutes at the mixer from the instance that took the mutation, whichever holds the audio', async () => {
     const { buildApp } = await import('@spaces/api');
