@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createDb, type DbHandle } from '@spaces/db';
 import { type Config, configFromEnv } from './config.ts';
@@ -24,6 +24,23 @@ import { unauthenticated } from './errors.ts';
 import { subscribeShared } from './lib/shared-execution.ts';
 
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
+/** A client this far behind on reading is closed (1013, try again later), not buffered for. */
+const MAX_BUFFERED_BYTES = 1_000_000;
+
+/**
+ * graphql-ws waits for each message's write callback before the next one for that
+ * subscription; with thousands of subscribers of one space that bookkeeping cost ~10 % of the
+ * fan-out (tests/bench/fanout.ts). Here a send is handed to the socket and confirmed at once;
+ * backpressure is instead a bound on what may wait unread per socket.
+ */
+function sendWithoutWaiting(socket: WebSocket) {
+  const send = socket.send.bind(socket);
+  socket.send = ((data: string, callback?: (error?: Error) => void) => {
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) socket.close(1013, 'Too slow: reconnect and refetch');
+    else send(data);
+    callback?.();
+  }) as typeof socket.send;
+}
 
 interface WsInitialContext {
   connectionParams?: Record<string, unknown> | Readonly<Record<string, unknown>>;
@@ -173,6 +190,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
 
   // GraphQL over WebSocket on the same path (graphql-transport-ws protocol).
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 100_000 });
+  wss.on('connection', sendWithoutWaiting);
   // Operations run through yoga's envelop, so limits, masking and context match HTTP.
   const wsServer = useServer<{ authToken?: unknown }, { request: IncomingMessage }>(
     {

@@ -234,6 +234,36 @@ describe('connection limits', () => {
   });
 });
 
+describe('slow consumers', () => {
+  it('closes a socket that stops reading (1013) instead of buffering for it without end', async () => {
+    const [host] = await users(t, 1, 'sc');
+    const s = await liveSpace(host!);
+    const WebSocket = (await import('ws')).default;
+    const socket = new WebSocket(base.replace('http', 'ws') + '/graphql', 'graphql-transport-ws');
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription($s: ID!) { spaceEvents(spaceId: $s) { kind emoji } }`, variables: { s } } }));
+    await new Promise((r) => setTimeout(r, 200));
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    // Stop reading: the kernel's buffers fill, then the server's.
+    (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const spaceId = Buffer.from(s, 'base64url').toString().split(':')[1]!;
+    const padding = 'x'.repeat(2000);
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    // ~2 kB per event; well past kernel buffers plus the 1 MB bound, bounded in count and time.
+    const deadline = Date.now() + 20_000;
+    for (let sent = 0; sent < 40_000 && Date.now() < deadline && !isClosed; sent += 200) {
+      for (let i = 0; i < 200; i++)
+        t.app.services.events.pubsub.publish('space', spaceId, { kind: 'REACTION', spaceId, emoji: padding, at: new Date().toISOString() });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    (socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(1013);
+  }, 30_000);
+});
+
 describe('rules in practice', () => {
   it('limits the stage to 10 speakers and 2 co-hosts (CONFLICT past that)', async () => {
     const [host, ...crowd] = await users(t, 14, 'st');
