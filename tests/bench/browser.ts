@@ -39,6 +39,7 @@ import { startJanus, type RunningJanus } from '@spaces/janus';
 import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
 import { CHROMIUM, launchPerson, signUpWithForm, writeVoiceWav, type Person } from '../src/support/browser.ts';
 import { distribution, fmt, table, type Distribution } from './voice/measure.ts';
+import { boundRun } from './bounds.ts';
 
 const env = process.env;
 const RUNS = Number(env.BENCH_BROWSER_RUNS ?? 10);
@@ -111,25 +112,21 @@ async function person(name: string, options?: Parameters<typeof launchPerson>[1]
   }
 }
 
-const hardStop = setTimeout(async () => {
-  log(`overall time limit (${TIMEOUT_MS} ms) reached: stopping`);
-  notes.push(`stopped at the time limit (BENCH_BROWSER_TIMEOUT_MS=${TIMEOUT_MS}); figures are partial`);
-  report();
-  await Promise.race([cleanup(), sleep(20_000)]);
-  process.exit(2);
-}, TIMEOUT_MS);
+const bound = boundRun({
+  timeoutMs: TIMEOUT_MS,
+  cleanup,
+  log,
+  onTimeout: () => {
+    notes.push(`stopped at the time limit (BENCH_BROWSER_TIMEOUT_MS=${TIMEOUT_MS}); figures are partial`);
+    report();
+  },
+});
 process.on('unhandledRejection', (error) => log('unhandled rejection (ignored):', error));
 process.once('uncaughtException', async (error) => {
   log('uncaught exception: cleaning up', error);
   await Promise.race([cleanup(), sleep(20_000)]);
   process.exit(1);
 });
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, async () => {
-    log(`${signal}: cleaning up`);
-    await Promise.race([cleanup(), sleep(20_000)]);
-    process.exit(130);
-  });
 
 // ------------------------------------------------------------------ checks
 
@@ -373,7 +370,7 @@ try {
   notes.push(`error: ${error instanceof Error ? error.message : String(error)}`);
   log(error);
 } finally {
-  clearTimeout(hardStop);
+  bound.finish();
   report();
   await Promise.race([cleanup(), sleep(30_000)]);
 }

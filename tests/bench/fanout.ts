@@ -33,6 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
+import { boundRun } from './bounds.ts';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const testsDir = path.dirname(benchDir);
@@ -208,18 +209,7 @@ const results: { graphql: Measure[]; raw: Measure[] } = { graphql: [], raw: [] }
 const heapByN = new Map<number, number>();
 const skipped: string[] = [];
 
-const hardStop = setTimeout(async () => {
-  log(`overall timeout (${TIMEOUT_MS} ms) reached: stopping`);
-  printReport(true);
-  await Promise.race([cleanup(), sleep(15_000)]);
-  process.exit(2);
-}, TIMEOUT_MS);
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.on(signal, async () => {
-    log(`${signal}: cleaning up`);
-    await Promise.race([cleanup(), sleep(15_000)]);
-    process.exit(130);
-  });
+const bound = boundRun({ timeoutMs: TIMEOUT_MS, cleanup, log, cleanupMs: 15_000, onTimeout: () => printReport(true) });
 
 async function main() {
   log(
@@ -542,7 +532,7 @@ try {
   log('failed:', error);
   printReport(true);
 } finally {
-  clearTimeout(hardStop);
+  bound.finish();
   await Promise.race([cleanup(), sleep(20_000)]);
 }
 process.exit(exitCode);

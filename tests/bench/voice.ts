@@ -66,6 +66,7 @@ import {
   type BurstPlan,
 } from './voice/peers.ts';
 import { distribution, fmt, machineBusySince, machineJiffies, measureCpu, table, type CpuWindow, type Distribution } from './voice/measure.ts';
+import { boundRun } from './bounds.ts';
 
 const env = process.env;
 const list = (raw: string) => raw.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 0);
@@ -187,19 +188,16 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-const hardStop = setTimeout(async () => {
-  log(`overall time limit (${TIMEOUT_MS} ms) reached: stopping`);
-  notes.push(`stopped at the time limit (BENCH_VOICE_TIMEOUT_MS=${TIMEOUT_MS}); figures are partial`);
-  printReport(true);
-  await Promise.race([cleanup(), sleep(15_000)]);
-  process.exit(2);
-}, TIMEOUT_MS);
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.on(signal, async () => {
-    log(`${signal}: cleaning up`);
-    await Promise.race([cleanup(), sleep(15_000)]);
-    process.exit(130);
-  });
+const bound = boundRun({
+  timeoutMs: TIMEOUT_MS,
+  cleanup,
+  log,
+  cleanupMs: 15_000,
+  onTimeout: () => {
+    notes.push(`stopped at the time limit (BENCH_VOICE_TIMEOUT_MS=${TIMEOUT_MS}); figures are partial`);
+    printReport(true);
+  },
+});
 
 // ------------------------------------------------------------------ priority
 
@@ -723,7 +721,7 @@ try {
   notes.push(`run failed: ${error instanceof Error ? error.message : String(error)}`);
   if (janus?.exited) log(`Janus exited; its last lines:\n${janus.logTail()}`);
 } finally {
-  clearTimeout(hardStop);
+  bound.finish();
   printReport(failed);
   await Promise.race([cleanup(), sleep(15_000)]);
 }
