@@ -1,5 +1,4 @@
 import { builder } from '../builder.ts';
-import { notFound } from '../errors.ts';
 import { isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
@@ -258,9 +257,3 @@ builder.mutationFields((t) => ({
     resolve: (_r, args, ctx) => ctx.services.spaces.react(viewerId(ctx), spaceIdArg(args.spaceId), args.emoji),
   }),
 }));
-
-export async function loadSpaceOrThrow(ctx: Context, spaceId: string) {
-  const space = await ctx.loaders.space.load(spaceId);
-  if (!space) throw notFound('No such space.');
-  return space;
-}

@@ -9,7 +9,7 @@ import {
   type PlainRtpOffer,
 } from '@spaces/janus';
 import { isHeardAtMixer, type Role } from '../domain/rules.ts';
-import { badInput, conflict, forbidden } from '../errors.ts';
+import { badInput, conflict } from '../errors.ts';
 import type { EventBus } from '../pubsub.ts';
 import type { ParticipantRow, SpaceListener, SpaceRow, Spaces } from './spaces.ts';
 
@@ -228,24 +228,12 @@ export class Mixer implements SpaceListener {
     return up.sort((a, b) => count(a) - count(b))[0]!;
   }
 
-  private async presentParticipant(viewerId: string, spaceId: string) {
-    const [space] = await this.spaces.byIds([spaceId]);
-    if (!space) throw badInput('spaceId', 'no such space');
-    if (space.state !== 'LIVE') throw conflict('This space is not live.');
-    const [me] = await this.spaces.presentParticipants([{ spaceId, userId: viewerId }]);
-    if (!me) {
-      if (await this.spaces.isBanned(spaceId, viewerId)) throw forbidden('You were removed from this space.');
-      throw conflict('Join the space first.');
-    }
-    return { space, me };
-  }
-
   /** WebRTC: the viewer's complete offer in, the mixer's answer out. */
   async connect(viewerId: string, spaceId: string, offer: string): Promise<{ answer: string; participant: ParticipantRow }> {
     if (!this.available) throw conflict('Voice is not available on this server.');
     if (offer.length > MAX_SDP_BYTES) throw badInput('offer', `must be at most ${MAX_SDP_BYTES} bytes`);
     if (!offer.startsWith('v=0') || !/\r?\nm=audio /.test(offer)) throw badInput('offer', 'must be an SDP offer with an audio section');
-    const { space, me } = await this.presentParticipant(viewerId, spaceId);
+    const { space, me } = await this.spaces.requireLivePresence(viewerId, spaceId);
     const joined = await this.join(space, me, { jsep: { type: 'offer', sdp: offer } });
     return { answer: joined.answer!, participant: joined.participant };
   }

@@ -198,8 +198,8 @@ export class Spaces {
       .limit(50);
   }
 
-  async isBanned(spaceId: string, userId: string): Promise<boolean> {
-    const rows = await this.db
+  async isBanned(spaceId: string, userId: string, tx: Tx | Database = this.db): Promise<boolean> {
+    const rows = await tx
       .select({ u: spaceBans.userId })
       .from(spaceBans)
       .where(and(eq(spaceBans.spaceId, spaceId), eq(spaceBans.userId, userId)));
@@ -235,23 +235,32 @@ export class Spaces {
     work: (tx: Tx, space: SpaceRow, emit: (e: Omit<SpaceEventPayload, 'spaceId' | 'at'>) => void) => Promise<T>,
   ): Promise<T> {
     const pending: SpaceEventPayload[] = [];
-    const after: (() => unknown)[] = [];
     const result = await this.db.transaction(async (tx) => {
       const [space] = await tx.select().from(spaces).where(eq(spaces.id, spaceId)).for('update');
       if (!space) throw notFound('No such space.');
       return work(tx, space, (e) => pending.push({ ...e, spaceId, at: new Date().toISOString() }));
     });
     for (const event of pending) this.events.pubsub.publish('space', spaceId, event);
-    for (const fn of after) await fn();
     return result;
   }
 
-  private async requireLive(space: SpaceRow) {
+  /**
+   * A live space and the viewer's presence in it, outside a transaction: for actions that change
+   * no space state (reactions, audio).
+   */
+  async requireLivePresence(viewerId: string, spaceId: string): Promise<{ space: SpaceRow; me: ParticipantRow }> {
+    const [space] = await this.byIds([spaceId]);
+    if (!space) throw notFound('No such space.');
+    this.requireLive(space);
+    return { space, me: await this.requirePresent(this.db, space, viewerId) };
+  }
+
+  private requireLive(space: SpaceRow) {
     if (space.state === 'ENDED') throw conflict('This space has ended.');
     if (space.state !== 'LIVE') throw conflict('This space is not live yet.');
   }
 
-  private async presentIn(tx: Tx, spaceId: string, userId: string): Promise<ParticipantRow | null> {
+  private async presentIn(tx: Tx | Database, spaceId: string, userId: string): Promise<ParticipantRow | null> {
     const [row] = await tx
       .select()
       .from(participants)
@@ -260,10 +269,10 @@ export class Spaces {
   }
 
   /** The viewer's presence, or why there is none: removed users are told so, others to join. */
-  private async requirePresent(tx: Tx, space: SpaceRow, userId: string): Promise<ParticipantRow> {
+  private async requirePresent(tx: Tx | Database, space: SpaceRow, userId: string): Promise<ParticipantRow> {
     const me = await this.presentIn(tx, space.id, userId);
     if (me) return me;
-    if (await this.isBannedTx(tx, space.id, userId)) throw forbidden('You were removed from this space.');
+    if (await this.isBanned(space.id, userId, tx)) throw forbidden('You were removed from this space.');
     throw conflict('Join the space first.');
   }
 
@@ -483,8 +492,8 @@ export class Spaces {
     const result = await this.change(spaceId, async (tx, space, emit) => {
       const existing = await this.presentIn(tx, space.id, viewerId);
       if (existing) return existing;
-      if (await this.isBannedTx(tx, space.id, viewerId)) throw forbidden('You were removed from this space.');
-      await this.requireLive(space);
+      if (await this.isBanned(space.id, viewerId, tx)) throw forbidden('You were removed from this space.');
+      this.requireLive(space);
       const isHost = space.hostId === viewerId;
       const row = await this.upsertPresence(tx, space.id, viewerId, isHost ? 'HOST' : 'LISTENER');
       if (isHost && space.hostAwaySince) await tx.update(spaces).set({ hostAwaySince: null }).where(eq(spaces.id, space.id));
@@ -494,14 +503,6 @@ export class Spaces {
     });
     if (joined && result.role === 'HOST') this.activity([viewerId]);
     return result;
-  }
-
-  private async isBannedTx(tx: Tx, spaceId: string, userId: string) {
-    const rows = await tx
-      .select({ u: spaceBans.userId })
-      .from(spaceBans)
-      .where(and(eq(spaceBans.spaceId, spaceId), eq(spaceBans.userId, userId)));
-    return rows.length > 0;
   }
 
   async leave(viewerId: string, spaceId: string): Promise<boolean> {
@@ -529,7 +530,7 @@ export class Spaces {
 
   async requestToSpeak(viewerId: string, spaceId: string, raised: boolean) {
     return this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       const me = await this.requirePresent(tx, space, viewerId);
       if (!raised) {
         if (!me.handRaised) return me;
@@ -550,11 +551,11 @@ export class Spaces {
 
   async invite(viewerId: string, spaceId: string, userId: string) {
     return this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       await this.requireModerator(tx, space, viewerId);
       await this.requireUser(tx, userId);
       if (userId === viewerId) throw badInput('userId', 'you cannot invite yourself');
-      if (await this.isBannedTx(tx, space.id, userId)) throw conflict('That user was removed from this space.');
+      if (await this.isBanned(space.id, userId, tx)) throw conflict('That user was removed from this space.');
       const inserted = await tx
         .insert(speakerInvites)
         .values({ spaceId: space.id, userId, invitedBy: viewerId })
@@ -569,7 +570,7 @@ export class Spaces {
   async revokeInvite(viewerId: string, spaceId: string, userId: string) {
     const demoted: ParticipantRow[] = [];
     const space = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       await this.requireModerator(tx, space, viewerId);
       await this.requireUser(tx, userId);
       const deleted = await tx
@@ -588,10 +589,9 @@ export class Spaces {
   }
 
   async acceptInvite(viewerId: string, spaceId: string) {
-    let promoted: ParticipantRow | null = null;
-    const space0 = await this.byIds([spaceId]);
+    let promoted: { row: ParticipantRow; space: SpaceRow } | null = null;
     const result = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       const me = await this.requirePresent(tx, space, viewerId);
       if (isOnStage(me.role)) return me;
       const facts = await this.eligibility(space, viewerId, tx);
@@ -605,13 +605,15 @@ export class Spaces {
           counts,
         ),
       );
-      promoted = await this.updateParticipant(tx, me.id, { role: 'SPEAKER', muted: true, handRaised: false });
+      const row = await this.updateParticipant(tx, me.id, { role: 'SPEAKER', muted: true, handRaised: false });
       emit({ kind: 'PARTICIPANT_UPDATED', participantId: me.id, userId: viewerId });
-      return promoted;
+      promoted = { row, space };
+      return row;
     });
     if (promoted) {
+      const { row, space } = promoted as { row: ParticipantRow; space: SpaceRow };
       this.activity([viewerId]);
-      this.notify('onParticipantChanged', promoted, space0[0]);
+      this.notify('onParticipantChanged', row, space);
     }
     return result;
   }
@@ -619,7 +621,7 @@ export class Spaces {
   async setRole(viewerId: string, spaceId: string, userId: string, role: Role) {
     let changed: { row: ParticipantRow; space: SpaceRow } | null = null;
     const result = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       const me = await this.presentIn(tx, space.id, viewerId);
       if (!me || (viewerId !== userId && !isModerator(me.role))) throw forbidden('Only the host and co-hosts can do this.');
       await this.requireUser(tx, userId);
@@ -656,7 +658,7 @@ export class Spaces {
   async setMuted(viewerId: string, spaceId: string, muted: boolean) {
     let changed: { row: ParticipantRow; space: SpaceRow } | null = null;
     const result = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       const me = await this.requirePresent(tx, space, viewerId);
       if (!muted) enforce(canUnmute(me.role as Role));
       if (me.muted === muted) return me;
@@ -672,7 +674,7 @@ export class Spaces {
   async muteParticipant(viewerId: string, spaceId: string, userId: string) {
     let changed: { row: ParticipantRow; space: SpaceRow } | null = null;
     const result = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       const me = await this.requireModerator(tx, space, viewerId);
       await this.requireUser(tx, userId);
       const target = await this.presentIn(tx, space.id, userId);
@@ -691,7 +693,7 @@ export class Spaces {
   async muteAll(viewerId: string, spaceId: string) {
     let muted: ParticipantRow[] = [];
     const space = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       await this.requireModerator(tx, space, viewerId);
       muted = await tx
         .update(participants)
@@ -715,7 +717,7 @@ export class Spaces {
   async remove(viewerId: string, spaceId: string, userId: string) {
     let removed: ParticipantRow | null = null;
     const space = await this.change(spaceId, async (tx, space, emit) => {
-      await this.requireLive(space);
+      this.requireLive(space);
       const me = await this.requireModerator(tx, space, viewerId);
       await this.requireUser(tx, userId);
       const target = await this.presentIn(tx, space.id, userId);
@@ -745,14 +747,7 @@ export class Spaces {
 
   async react(viewerId: string, spaceId: string, emoji: string) {
     if (!isReaction(emoji)) throw badInput('emoji', 'not one of the supported reactions');
-    const [space] = await this.byIds([spaceId]);
-    if (!space) throw notFound('No such space.');
-    await this.requireLive(space);
-    const [me] = await this.presentParticipants([{ spaceId, userId: viewerId }]);
-    if (!me) {
-      if (await this.isBanned(spaceId, viewerId)) throw forbidden('You were removed from this space.');
-      throw conflict('Join the space first.');
-    }
+    const { me } = await this.requireLivePresence(viewerId, spaceId);
     this.reactionLimiter.hit(`${viewerId}:${spaceId}`);
     this.events.pubsub.publish('space', spaceId, {
       kind: 'REACTION',
