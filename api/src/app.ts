@@ -10,8 +10,8 @@ import { buildContext, type Context, type Services } from './context.ts';
 import { schema } from './schema/index.ts';
 import { Accounts } from './services/accounts.ts';
 import { Follows } from './services/follows.ts';
-import { Spaces } from './services/spaces.ts';
-import { Mixer } from './services/mixer.ts';
+import { Dispatcher, Spaces } from './services/spaces/index.ts';
+import { Mixer } from './services/mixer/mixer.ts';
 import { createInProcessBus, createPostgresBus, type EventBus } from './pubsub.ts';
 import { RateLimiter } from './lib/rate-limit.ts';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
@@ -105,13 +105,14 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     config.pubsub === 'postgres' && database.sql ? await createPostgresBus(database.sql) : createInProcessBus();
 
   const sessionTtlMs = config.sessionTtlDays * 86_400_000;
-  const spaces = new Spaces(database.db, events, config.hostGraceMs);
-  const mixer = new Mixer(database.db, spaces, events, config.mixers, {
+  // Everything a committed change causes (events, spaces-bar activity, rooms to reconcile) leaves here.
+  const dispatcher = new Dispatcher(events);
+  const spaces = new Spaces(database.db, dispatcher, config.hostGraceMs);
+  const mixer = new Mixer(database.db, database.sql, spaces, dispatcher, config.mixers, {
     prebuffering: config.mixerPrebuffering,
-    reconnectIntervalMs: 500,
+    sweepMs: config.mixerSweepMs,
+    allowPlainRtp: config.mixerPlainRtp,
   });
-  // The mixer follows every committed change to who may be heard.
-  spaces.listeners.push(mixer);
   const services: Services = {
     db: database.db,
     accounts: new Accounts(database.db, sessionTtlMs),
@@ -182,7 +183,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     if (path === '/healthz') {
       const ok = await database.db.execute('select 1').then(() => true, () => false);
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ status: ok ? 'ok' : 'degraded', database: ok }));
+      const voice = mixer.available ? mixer.status() : null;
+      const degraded = !ok || !!voice?.instances.some((i) => !i.up);
+      return res.end(JSON.stringify({ status: degraded ? 'degraded' : 'ok', database: ok, voice }));
     }
     if (web) return web(req, res);
     res.writeHead(404).end();

@@ -18,6 +18,10 @@ export interface Config {
   mixers: { name: string; url: string; adminKey: string; apiSecret?: string }[];
   /** AudioBridge prebuffering in 20 ms packets (the mixer's added delay). */
   mixerPrebuffering: number;
+  /** How often every live room is compared with the database and repaired (VOICE_SWEEP_MS). */
+  mixerSweepMs: number;
+  /** Lets plain-RTP participants join rooms (gateways, tests); never from the environment. */
+  mixerPlainRtp: boolean;
   /** Abuse limits per client address (and, for sign-in, per handle). */
   rateLimits: {
     signInPerMinutePerClient: number;
@@ -43,6 +47,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
     mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET),
     mixerPrebuffering: prebuffering(env.JANUS_PREBUFFERING),
+    mixerSweepMs: sweepMs(env.VOICE_SWEEP_MS),
+    mixerPlainRtp: false,
     rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20, connectAudioPerMinutePerUser: 20 },
   };
 }
@@ -63,5 +69,12 @@ function prebuffering(raw: string | undefined): number {
   const value = Number(raw ?? 2);
   if (!Number.isInteger(value) || value < 0 || value > 50)
     throw new Error(`JANUS_PREBUFFERING must be an integer 0–50 (packets of 20 ms), got "${raw}"`);
+  return value;
+}
+
+function sweepMs(raw: string | undefined): number {
+  const value = Number(raw ?? 3000);
+  if (!Number.isInteger(value) || value < 100 || value > 600_000)
+    throw new Error(`VOICE_SWEEP_MS must be an integer 100–600000 (milliseconds), got "${raw}"`);
   return value;
 }

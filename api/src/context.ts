@@ -3,8 +3,8 @@ import { inArray } from 'drizzle-orm';
 import { users, type Database } from '@spaces/db';
 import type { Accounts, UserRow } from './services/accounts.ts';
 import type { Follows } from './services/follows.ts';
-import type { ParticipantRow, SpaceRow, Spaces } from './services/spaces.ts';
-import type { Mixer } from './services/mixer.ts';
+import type { ParticipantRow, SpaceRow, Spaces } from './services/spaces/index.ts';
+import type { Mixer } from './services/mixer/mixer.ts';
 import type { EventBus } from './pubsub.ts';
 import type { RateLimiter } from './lib/rate-limit.ts';
 

@@ -1,5 +1,5 @@
 import { builder } from '../builder.ts';
-import type { ParticipantRow } from '../services/spaces.ts';
+import type { ParticipantRow } from '../services/spaces/index.ts';
 import { Participant } from './participant.ts';
 import { spaceIdArg } from './space.ts';
 

@@ -1,6 +1,6 @@
 import { builder } from '../builder.ts';
 import { effectiveMuted, type Role } from '../domain/rules.ts';
-import type { ParticipantRow } from '../services/spaces.ts';
+import type { ParticipantRow } from '../services/spaces/index.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 import { User } from './user.ts';

@@ -3,7 +3,7 @@ import { createLoaders, createSharedLoaders, type Context, type SharedLoaders } 
 import { notFound, unauthenticated } from '../errors.ts';
 import { isModerator, type Role } from '../domain/rules.ts';
 import type { SpaceEventPayload } from '../pubsub.ts';
-import type { SpaceRow } from '../services/spaces.ts';
+import type { SpaceRow } from '../services/spaces/index.ts';
 import { transformStream } from '../lib/streams.ts';
 import { Participant } from './participant.ts';
 import { Space, spaceIdArg } from './space.ts';

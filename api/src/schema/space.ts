@@ -2,7 +2,7 @@ import { builder } from '../builder.ts';
 import { isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
-import type { SpaceRow } from '../services/spaces.ts';
+import type { SpaceRow } from '../services/spaces/index.ts';
 import type { Context } from '../context.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';

@@ -1,0 +1,103 @@
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { participants, spaces, type Database } from '@spaces/db';
+import { Effects, type Dispatcher } from '../spaces/effects.ts';
+import type { ParticipantRow, Tx } from '../spaces/reads.ts';
+
+type AudioColumns = Pick<ParticipantRow, 'mixerParticipantId' | 'audioConnected' | 'speaking'>;
+
+const NO_AUDIO: AudioColumns = { mixerParticipantId: null, audioConnected: false, speaking: false };
+
+/** Audio events for one participant's change: connection and voice activity. */
+function audioEvents(fx: Effects, before: ParticipantRow, after: ParticipantRow) {
+  if (before.audioConnected !== after.audioConnected)
+    fx.event({ kind: 'PARTICIPANT_UPDATED', participantId: after.id, userId: after.userId });
+  if (before.speaking !== after.speaking) fx.event({ kind: 'SPEAKING_CHANGED', participantId: after.id, userId: after.userId });
+}
+
+/**
+ * The only writer of the audio columns: where a space's room lives (`mixer_instance`,
+ * `mixer_room`) and each participant's mixer id, connection and voice activity. Every write
+ * names the mixer id it is about, so a late report about an old connection cannot touch a newer
+ * one.
+ */
+export class AudioState {
+  constructor(
+    private readonly db: Database,
+    private readonly dispatcher: Dispatcher,
+  ) {}
+
+  /** Inside a space transaction: these participants left (or their space ended); their audio goes too. */
+  static async endWithPresence(tx: Tx, participantIds: string[]): Promise<void> {
+    if (participantIds.length === 0) return;
+    await tx.update(participants).set(NO_AUDIO).where(inArray(participants.id, participantIds));
+  }
+
+  /** Stores where the space's room is, unless another request placed it first. */
+  async place(spaceId: string, instance: string, room: number): Promise<boolean> {
+    const placed = await this.db
+      .update(spaces)
+      .set({ mixerInstance: instance, mixerRoom: room })
+      .where(and(eq(spaces.id, spaceId), isNull(spaces.mixerRoom)))
+      .returning({ id: spaces.id });
+    return placed.length > 0;
+  }
+
+  /**
+   * Before joining the room: this mixer id is the participant's connection from now on (any
+   * older one is no longer wanted, and the reconciler removes it from the room).
+   */
+  expect(participantId: string, mixerId: number): Promise<ParticipantRow | null> {
+    return this.#update(participantId, { mixerParticipantId: mixerId, audioConnected: false, speaking: false }, isNull(participants.leftAt));
+  }
+
+  /** Media of that connection is up (or down). */
+  connected(participantId: string, mixerId: number, connected: boolean): Promise<ParticipantRow | null> {
+    return this.#update(
+      participantId,
+      connected ? { audioConnected: true } : { audioConnected: false, speaking: false },
+      and(eq(participants.mixerParticipantId, mixerId), isNull(participants.leftAt)),
+    );
+  }
+
+  /** That connection is gone (hung up, kicked, Janus lost); `null` forgets whatever is there. */
+  forget(participantId: string, mixerId: number | null): Promise<ParticipantRow | null> {
+    return this.#update(participantId, NO_AUDIO, mixerId === null ? undefined : eq(participants.mixerParticipantId, mixerId));
+  }
+
+  /**
+   * Voice activity from the mixer's talking events. Compared and written in one statement, so an
+   * event cannot be lost to a stale read; only someone the mixer lets through can be speaking.
+   */
+  speaking(participantId: string, mixerId: number, speaking: boolean): Promise<ParticipantRow | null> {
+    const heard = sql`${participants.role} in ('HOST','CO_HOST','SPEAKER') and ${participants.muted} = false`;
+    return this.#update(
+      participantId,
+      { speaking },
+      and(eq(participants.mixerParticipantId, mixerId), isNull(participants.leftAt), speaking ? heard : undefined),
+    );
+  }
+
+  /** Someone not heard cannot be speaking (a stopped-talking event may never come once muted). */
+  quiet(participantId: string): Promise<ParticipantRow | null> {
+    return this.#update(participantId, { speaking: false }, eq(participants.speaking, true));
+  }
+
+  async #update(participantId: string, values: Partial<AudioColumns>, where?: SQL): Promise<ParticipantRow | null> {
+    const change = await this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(participants).where(eq(participants.id, participantId)).for('update');
+      if (!before) return null;
+      const [after] = await tx
+        .update(participants)
+        .set(values)
+        .where(and(eq(participants.id, participantId), where))
+        .returning();
+      return after ? { before, after } : null;
+    });
+    if (!change) return null;
+    const fx = new Effects(change.after.spaceId);
+    audioEvents(fx, change.before, change.after);
+    fx.participant(change.before, change.after);
+    this.dispatcher.dispatch(fx);
+    return change.after;
+  }
+}

@@ -1,0 +1,137 @@
+import { createHmac } from 'node:crypto';
+import { JanusSession, type AudioBridgeHandle, type JanusConnectionError } from '@spaces/janus';
+
+/** One configured Janus instance the API controls. */
+export interface MixerInstance {
+  name: string;
+  /** Janus HTTP API base URL, e.g. http://127.0.0.1:8088/janus */
+  url: string;
+  /** AudioBridge admin_key: needed to create rooms and forwarders. Room secrets and pins derive from it. */
+  adminKey: string;
+  /** Janus api_secret: every request carries it. */
+  apiSecret?: string;
+}
+
+export interface InstanceHooks {
+  /** Connected (at start or after a loss): make its rooms match the database. */
+  up(instance: JanusInstance, afterLoss: boolean): Promise<void>;
+  /** Lost: everyone's audio on it is gone. */
+  down(instance: JanusInstance): Promise<void>;
+}
+
+/**
+ * One Janus instance: the API's session and its control handle (room management and moderation),
+ * kept connected. A Janus that is down at start or goes away is retried in the background; the
+ * rest of the API keeps serving meanwhile.
+ */
+export class JanusInstance {
+  #session: JanusSession | null = null;
+  #control: AudioBridgeHandle | null = null;
+  #retry: NodeJS.Timeout | null = null;
+  #connecting: Promise<boolean> | null = null;
+  #stopped = false;
+  #downSince: number | null = null;
+
+  constructor(
+    readonly config: MixerInstance,
+    private readonly hooks: InstanceHooks,
+    private readonly retryMs: number,
+  ) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get isUp(): boolean {
+    return !!this.#control?.isAttached;
+  }
+
+  /** The session participants' handles are attached to; null while down. */
+  get session(): JanusSession | null {
+    return this.isUp ? this.#session : null;
+  }
+
+  /** The handle for room requests; null while down. */
+  get control(): AudioBridgeHandle | null {
+    return this.isUp ? this.#control : null;
+  }
+
+  /** Room secrets and pins are derived, not stored: any API instance (or a restarted one) knows them. */
+  roomSecret(room: number): string {
+    return this.#derive(`room:${room}`);
+  }
+
+  roomPin(room: number): string {
+    return this.#derive(`pin:${room}`);
+  }
+
+  #derive(label: string) {
+    return createHmac('sha256', this.config.adminKey).update(label).digest('hex').slice(0, 32);
+  }
+
+  /** One attempt to connect; on failure retries in the background. Resolves whether it is up. */
+  connect(): Promise<boolean> {
+    this.#connecting ??= this.#connect().finally(() => (this.#connecting = null));
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<boolean> {
+    if (this.#stopped) return false;
+    if (this.isUp) return true;
+    const afterLoss = this.#downSince !== null;
+    let session: JanusSession | null = null;
+    try {
+      session = await JanusSession.create({ url: this.config.url, apiSecret: this.config.apiSecret, requestTimeoutMs: 5_000 });
+      const control = await session.attachAudioBridge({ adminKey: this.config.adminKey, opaqueId: 'spaces-control' });
+      if (this.#stopped) {
+        await session.destroy();
+        return false;
+      }
+      this.#session = session;
+      this.#control = control;
+      const connected = session;
+      session.once('disconnected', (error) => this.#lost(connected, error));
+    } catch (error) {
+      await session?.destroy();
+      if (this.#downSince === null) {
+        this.#downSince = Date.now();
+        console.error(`[mixer] Janus "${this.name}" is unreachable (${(error as Error).message}); retrying every ${this.retryMs} ms`);
+      }
+      this.#scheduleRetry();
+      return false;
+    }
+    if (afterLoss) console.error(`[mixer] Janus "${this.name}" is back after ${Date.now() - this.#downSince!} ms`);
+    this.#downSince = null;
+    await this.hooks.up(this, afterLoss).catch((error) => console.error(`[mixer] restoring rooms on "${this.name}" failed`, error));
+    return true;
+  }
+
+  #lost(session: JanusSession, error: JanusConnectionError) {
+    if (this.#stopped || this.#session !== session) return;
+    this.#session = null;
+    this.#control = null;
+    this.#downSince = Date.now();
+    console.error(`[mixer] lost Janus "${this.name}": ${error.message}; reconnecting`);
+    this.hooks.down(this).catch((e) => console.error(`[mixer] recording the loss of "${this.name}" failed`, e));
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry() {
+    if (this.#retry || this.#stopped) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      void this.connect();
+    }, this.retryMs);
+    this.#retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    const session = this.#session;
+    this.#session = null;
+    this.#control = null;
+    // Destroying the session makes Janus drop its handles (and so their participants).
+    await session?.destroy();
+  }
+}

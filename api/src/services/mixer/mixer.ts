@@ -1,0 +1,377 @@
+import { randomInt } from 'node:crypto';
+import { and, eq, isNotNull } from 'drizzle-orm';
+import type postgres from 'postgres';
+import { participants, spaces, type Database } from '@spaces/db';
+import { JanusConnectionError, JanusError, type AudioBridgeHandle, type PlainRtpAnswer, type PlainRtpOffer } from '@spaces/janus';
+import { isHeardAtMixer, type Role } from '../../domain/rules.ts';
+import { appError, badInput, conflict } from '../../errors.ts';
+import type { Dispatcher } from '../spaces/effects.ts';
+import type { ParticipantRow, SpaceRow, Spaces } from '../spaces/index.ts';
+import { AudioState } from './audio-state.ts';
+import { JanusInstance, type MixerInstance } from './instances.ts';
+import { Reconciler, type HeldConnection, type ReconcileStats } from './reconciler.ts';
+
+export interface MixerOptions {
+  /** Packets buffered per speaker before mixing (x 20 ms of delay). */
+  prebuffering: number;
+  /** How often to retry a Janus that is down. */
+  reconnectIntervalMs: number;
+  /** How often every live room is compared with the database. */
+  sweepMs: number;
+  /** Lets `connectPlainRtp` join rooms over plain RTP (gateways, tests). Off by default. */
+  allowPlainRtp: boolean;
+  /** How long a start waits for each Janus before serving without it. */
+  startTimeoutMs: number;
+}
+
+const DEFAULTS: MixerOptions = { prebuffering: 2, reconnectIntervalMs: 500, sweepMs: 3_000, allowPlainRtp: false, startTimeoutMs: 5_000 };
+const MAX_SDP_BYTES = 20_000;
+/** Janus ids are 64-bit; ours stay exact in a JavaScript number and a bigint column. */
+const newMixerId = () => randomInt(1, 2 ** 47);
+
+/** One participant's audio: a Janus handle the API owns, joined (or joining) the space's room. */
+interface Connection extends HeldConnection {
+  instance: string;
+  room: number;
+  handle: AudioBridgeHandle;
+  /** Set once we let go of it ourselves, so its hang-up is not reported as a drop. */
+  closing: boolean;
+}
+
+const voiceReconnecting = () =>
+  appError('CONFLICT', 'Voice for this space is reconnecting to its mixer; try again in a moment.', { retryAfterMs: 1000 });
+
+/**
+ * The mixer control: owns every Janus session and handle, places each live space's AudioBridge
+ * room on an instance and relays SDP. It never decides who is heard by itself: the Reconciler
+ * makes each room match the database through `isHeardAtMixer`. Its own writes to the database go
+ * through AudioState (audio columns) and Presence (the host's absence).
+ */
+export class Mixer {
+  readonly #instances = new Map<string, JanusInstance>();
+  readonly #connections = new Map<string, Connection>();
+  /** One connect or disconnect at a time per participant: a second replaces the first cleanly. */
+  readonly #exclusive = new Map<string, Promise<unknown>>();
+  readonly #options: MixerOptions;
+  readonly audio: AudioState;
+  readonly reconciler: Reconciler;
+  #stopped = false;
+
+  constructor(
+    private readonly db: Database,
+    sql: postgres.Sql | undefined,
+    private readonly spaces: Spaces,
+    private readonly dispatcher: Dispatcher,
+    configs: MixerInstance[],
+    options: Partial<MixerOptions> = {},
+  ) {
+    this.#options = { ...DEFAULTS, ...options };
+    this.audio = new AudioState(db, dispatcher);
+    this.reconciler = new Reconciler(db, sql, this.audio, this.#roomOwner(), {
+      sweepMs: this.#options.sweepMs,
+      missingGraceMs: 2_000,
+      concurrency: 2,
+    });
+    const hooks = { up: (i: JanusInstance, afterLoss: boolean) => this.#instanceUp(i, afterLoss), down: (i: JanusInstance) => this.#instanceDown(i) };
+    for (const config of configs) this.#instances.set(config.name, new JanusInstance(config, hooks, this.#options.reconnectIntervalMs));
+    if (this.available) dispatcher.onRoomChanged((spaceId) => void this.reconciler.request(spaceId));
+  }
+
+  get available(): boolean {
+    return this.#instances.size > 0;
+  }
+
+  /** For health checks: each instance and whether it is connected, and the reconciler's counters. */
+  status(): { instances: { name: string; up: boolean }[]; reconcile: ReconcileStats } {
+    return { instances: [...this.#instances.values()].map((i) => ({ name: i.name, up: i.isUp })), reconcile: { ...this.reconciler.stats } };
+  }
+
+  /**
+   * Connects to every instance, waiting a bounded time for each: the API serves while a Janus is
+   * down (spaces go to the others), and picks it up when it comes back.
+   */
+  async start(): Promise<void> {
+    const timeout = (ms: number) => new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref());
+    await Promise.all([...this.#instances.values()].map((i) => Promise.race([i.connect(), timeout(this.#options.startTimeoutMs)])));
+    if (this.available) this.reconciler.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.reconciler.stop();
+    for (const c of this.#connections.values()) c.closing = true;
+    this.#connections.clear();
+    await Promise.all([...this.#instances.values()].map((i) => i.stop()));
+  }
+
+  async #instanceUp(instance: JanusInstance, afterLoss: boolean) {
+    // Records of connections that went with an API or Janus restart are corrected before we serve.
+    if (await this.reconciler.sweep(instance, 'change')) {
+      await new Promise((r) => setTimeout(r, this.reconciler.missingGraceMs + 50));
+      await this.reconciler.sweep(instance, 'change');
+    }
+    if (!afterLoss) return;
+    // Clients lost their audio with it: tell each live space on it to connect again.
+    const live = await this.db
+      .select({ id: spaces.id })
+      .from(spaces)
+      .where(and(eq(spaces.state, 'LIVE'), eq(spaces.mixerInstance, instance.name)));
+    for (const { id } of live) this.dispatcher.publish(id, { kind: 'AUDIO_RECONNECT' });
+  }
+
+  /** Janus went away: every connection on it is gone. */
+  async #instanceDown(instance: JanusInstance) {
+    for (const c of [...this.#connections.values()]) if (c.instance === instance.name) this.#drop(c);
+    const affected = await this.db
+      .select({ id: participants.id, mixerId: participants.mixerParticipantId })
+      .from(participants)
+      .innerJoin(spaces, eq(spaces.id, participants.spaceId))
+      .where(and(eq(spaces.mixerInstance, instance.name), eq(spaces.state, 'LIVE'), isNotNull(participants.mixerParticipantId)));
+    for (const p of affected) await this.audio.forget(p.id, p.mixerId);
+  }
+
+  #roomOwner() {
+    return {
+      instance: (name: string | null) => this.#usable(name),
+      place: async (space: SpaceRow) => {
+        await this.#ensureRoom(space);
+      },
+      createRoom: (instance: JanusInstance, room: number) => this.#createRoom(instance, room),
+      held: (spaceId: string) => [...this.#connections.values()].filter((c) => c.spaceId === spaceId),
+      release: async (participantId: string, mixerId: number) => {
+        const c = this.#connections.get(participantId);
+        if (c && c.mixerId === mixerId) await this.#close(c);
+      },
+    };
+  }
+
+  #usable(name: string | null): JanusInstance | null {
+    const instance = name ? this.#instances.get(name) : undefined;
+    return instance?.isUp ? instance : null;
+  }
+
+  async #createRoom(instance: JanusInstance, room: number) {
+    try {
+      await instance.control!.create({
+        room,
+        description: 'space',
+        secret: instance.roomSecret(room),
+        pin: instance.roomPin(room),
+        is_private: true,
+        sampling_rate: 48000,
+        default_prebuffering: this.#options.prebuffering,
+        audiolevel_event: true,
+        audio_active_packets: 25,
+        audio_level_average: 55,
+        allow_rtp_participants: this.#options.allowPlainRtp,
+      });
+    } catch (error) {
+      if (!(error instanceof JanusError && error.kind === 'room-exists')) throw error;
+    }
+  }
+
+  /** The space's room, created (and its placement stored) on first use. */
+  async #ensureRoom(space: SpaceRow): Promise<{ instance: JanusInstance; room: number }> {
+    if (space.mixerInstance && space.mixerRoom !== null) {
+      const instance = this.#usable(space.mixerInstance);
+      if (!instance) throw voiceReconnecting();
+      return { instance, room: space.mixerRoom };
+    }
+    const instance = await this.#placeSpace();
+    const room = newMixerId();
+    await this.#createRoom(instance, room);
+    if (await this.audio.place(space.id, instance.name, room)) return { instance, room };
+    // Another request placed it first: use theirs, drop ours.
+    try {
+      await instance.control!.destroy(room, { secret: instance.roomSecret(room) });
+    } catch (error) {
+      console.error(`[mixer] could not destroy an unused room ${room} on "${instance.name}"`, (error as Error).message);
+    }
+    const [current] = await this.spaces.byIds([space.id]);
+    return this.#ensureRoom(current!);
+  }
+
+  /** The instance with the fewest live spaces, among those reachable now. */
+  async #placeSpace(): Promise<JanusInstance> {
+    const up = [...this.#instances.values()].filter((i) => i.isUp);
+    if (up.length === 0) throw this.available ? voiceReconnecting() : conflict('Voice is not available on this server.');
+    const live = await this.db
+      .select({ name: spaces.mixerInstance })
+      .from(spaces)
+      .where(and(eq(spaces.state, 'LIVE'), isNotNull(spaces.mixerInstance)));
+    const count = (i: JanusInstance) => live.filter((l) => l.name === i.name).length;
+    return up.sort((a, b) => count(a) - count(b))[0]!;
+  }
+
+  /** WebRTC: the viewer's complete offer in, the mixer's answer out. */
+  async connect(viewerId: string, spaceId: string, offer: string): Promise<{ answer: string; participant: ParticipantRow }> {
+    if (!this.available) throw conflict('Voice is not available on this server.');
+    if (offer.length > MAX_SDP_BYTES) throw badInput('offer', `must be at most ${MAX_SDP_BYTES} bytes`);
+    if (!offer.startsWith('v=0') || !/\r?\nm=audio /.test(offer)) throw badInput('offer', 'must be an SDP offer with an audio section');
+    const { space, me } = await this.spaces.requireLivePresence(viewerId, spaceId);
+    const joined = await this.#join(space, me, { jsep: { type: 'offer', sdp: offer } });
+    return { answer: joined.answer!, participant: joined.participant };
+  }
+
+  /**
+   * Plain RTP (gateways, tests; only when `allowPlainRtp`): Janus sends the mix to `rtp` and takes
+   * this participant's audio at the returned address. The same rules decide whether it is heard.
+   */
+  async connectPlainRtp(participantId: string, rtp: PlainRtpOffer): Promise<PlainRtpAnswer> {
+    if (!this.#options.allowPlainRtp) throw conflict('Plain-RTP participants are not enabled on this server.');
+    const [me] = await this.spaces.participantsByIds([participantId]);
+    if (!me || me.leftAt) throw conflict('Not in the space.');
+    const [space] = await this.spaces.byIds([me.spaceId]);
+    const joined = await this.#join(space!, me, { rtp });
+    return joined.rtp!;
+  }
+
+  /** Runs `work` after any connect or disconnect of the same participant has finished. */
+  async #oneAtATime<T>(participantId: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#exclusive.get(participantId) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const tail = run.catch(() => {});
+    this.#exclusive.set(participantId, tail);
+    void tail.then(() => {
+      if (this.#exclusive.get(participantId) === tail) this.#exclusive.delete(participantId);
+    });
+    return run;
+  }
+
+  #join(
+    space: SpaceRow,
+    me: ParticipantRow,
+    media: { jsep: { type: 'offer'; sdp: string } } | { rtp: PlainRtpOffer },
+  ): Promise<{ answer?: string; rtp?: PlainRtpAnswer; participant: ParticipantRow }> {
+    return this.#oneAtATime(me.id, async () => {
+      const { instance, room } = await this.#ensureRoom(space);
+      const session = instance.session;
+      if (!session) throw voiceReconnecting();
+      // The new connection is the wanted one from here on: an older one (here, or held by another
+      // API instance) is released and kicked by the reconciler.
+      const mixerId = newMixerId();
+      const expected = await this.audio.expect(me.id, mixerId);
+      if (!expected) throw conflict('Not in the space.');
+      const old = this.#connections.get(me.id);
+      if (old) await this.#close(old);
+
+      let handle: AudioBridgeHandle | null = null;
+      const connection: Connection = { participantId: me.id, spaceId: space.id, mixerId, instance: instance.name, room, handle: null!, joining: true, closing: false };
+      try {
+        handle = await session.attachAudioBridge({ opaqueId: `participant-${me.id}` });
+        connection.handle = handle;
+        this.#connections.set(me.id, connection);
+        this.#watch(connection);
+        const muted = !isHeardAtMixer({ role: expected.role as Role, muted: expected.muted, present: true });
+        const joined = await handle.join({ room, id: mixerId, pin: instance.roomPin(room), display: me.id, muted, ...media } as never);
+        connection.joining = false;
+        let participant = expected;
+        if ('rtp' in media) participant = (await this.audio.connected(me.id, mixerId, true)) ?? participant;
+        if (me.role === 'HOST') await this.spaces.presence.hostAudio(space.id, true);
+        // The rules may have changed while we joined: the room is compared once more now.
+        void this.reconciler.request(space.id);
+        return {
+          answer: (joined as { jsep?: { sdp: string } }).jsep?.sdp,
+          rtp: (joined as { rtp?: PlainRtpAnswer }).rtp,
+          participant,
+        };
+      } catch (error) {
+        connection.joining = false;
+        if (this.#connections.get(me.id) === connection) await this.#close(connection);
+        else if (handle) await this.#detach(handle);
+        await this.audio.forget(me.id, mixerId);
+        if (error instanceof JanusError && error.kind === 'invalid-sdp') throw badInput('offer', 'the mixer could not use this SDP offer');
+        if (error instanceof JanusConnectionError) throw voiceReconnecting();
+        throw error;
+      }
+    });
+  }
+
+  #watch(c: Connection) {
+    const current = () => this.#connections.get(c.participantId) === c && !c.closing;
+    c.handle.on('webrtcup', () => {
+      if (current()) void this.#record(this.audio.connected(c.participantId, c.mixerId, true), c, 'connected');
+    });
+    const dropped = () => {
+      if (current()) this.#drop(c);
+    };
+    c.handle.on('hangup', dropped);
+    c.handle.on('kicked', dropped);
+    c.handle.on('room-destroyed', dropped);
+    // Janus reports a peer that stops sending (no_media_timer, 1 s): a crashed or cut-off client
+    // sends no hang-up, so for the host this is the sign they are away.
+    c.handle.on('media', (m) => {
+      if (m.type === 'audio' && current()) void this.#hostAudio(c, m.receiving);
+    });
+    // Every handle in a room hears every talking event; each connection reports only its own.
+    const talking = (speaking: boolean) => (e: { id: number }) => {
+      if (e.id === c.mixerId && current()) void this.#record(this.audio.speaking(c.participantId, c.mixerId, speaking), c, 'speaking');
+    };
+    c.handle.on('talking', talking(true));
+    c.handle.on('stopped-talking', talking(false));
+  }
+
+  /** A connection ended without us (hang-up, kick, room gone): forget it, and the host is away. */
+  #drop(c: Connection) {
+    this.#connections.delete(c.participantId);
+    c.closing = true;
+    void this.#detach(c.handle);
+    void this.#record(this.audio.forget(c.participantId, c.mixerId), c, 'drop');
+    void this.#hostAudio(c, false);
+  }
+
+  async #hostAudio(c: Connection, receiving: boolean) {
+    const [p] = await this.spaces.participantsByIds([c.participantId]).catch(() => [null]);
+    if (p?.role === 'HOST') await this.#record(this.spaces.presence.hostAudio(c.spaceId, receiving), c, 'host presence');
+  }
+
+  /** Records a mixer report in the database; a failure is logged with what it was about. */
+  async #record(write: Promise<unknown>, c: Connection, what: string) {
+    try {
+      await write;
+    } catch (error) {
+      if (!this.#stopped) console.error(`[mixer] could not record ${what} of participant ${c.participantId} (mixer id ${c.mixerId})`, error);
+    }
+  }
+
+  /** Lets go of our handle (the reconciler or a new connection decided it is no longer wanted). */
+  async #close(c: Connection) {
+    c.closing = true;
+    if (this.#connections.get(c.participantId) === c) this.#connections.delete(c.participantId);
+    await this.#detach(c.handle);
+  }
+
+  async #detach(handle: AudioBridgeHandle) {
+    try {
+      await handle.detach();
+    } catch (error) {
+      // Gone with its session already (Janus restarted or timed it out): nothing to let go of.
+      if (!(error instanceof JanusConnectionError || (error instanceof JanusError && error.kind === 'no-such-handle')))
+        console.error('[mixer] could not detach a handle', error);
+    }
+  }
+
+  async disconnect(viewerId: string, spaceId: string): Promise<boolean> {
+    const [me] = await this.spaces.presentParticipants([{ spaceId, userId: viewerId }]);
+    if (!me) return false;
+    return this.#oneAtATime(me.id, async () => {
+      const c = this.#connections.get(me.id);
+      if (c) await this.#close(c);
+      // Wherever the connection is held, the reconciler removes it from the room once forgotten.
+      const forgotten = await this.audio.forget(me.id, null);
+      return !!c || me.mixerParticipantId !== null || !!forgotten?.audioConnected;
+    });
+  }
+
+  /** The room of a space on a connected instance, for diagnostics and tests. */
+  roomOf(space: Pick<SpaceRow, 'mixerInstance' | 'mixerRoom'>): { instance: JanusInstance; room: number } | null {
+    const instance = this.#usable(space.mixerInstance);
+    return instance && space.mixerRoom !== null ? { instance, room: space.mixerRoom } : null;
+  }
+
+  /** Participants whose audio this API instance holds, by participant id → mixer id. */
+  held(): Map<string, number> {
+    return new Map([...this.#connections.values()].map((c) => [c.participantId, c.mixerId]));
+  }
+}
+

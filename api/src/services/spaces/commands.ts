@@ -1,0 +1,403 @@
+import { and, eq, isNull, or, sql } from 'drizzle-orm';
+import { participants, spaceBans, spaces, speakerInvites, users, type Database } from '@spaces/db';
+import { appError, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.ts';
+import {
+  canModerate,
+  canRequestToSpeak,
+  canSetRole,
+  canUnmute,
+  isModerator,
+  isOnStage,
+  isReaction,
+  mustLeaveStage,
+  REACTION_RATE,
+  validateTitle,
+  type Role,
+  type SpeakerPolicy,
+  type Verdict,
+} from '../../domain/rules.ts';
+import { RateLimiter } from '../../lib/rate-limit.ts';
+import { changeSpace } from './change.ts';
+import { Effects, type Dispatcher } from './effects.ts';
+import { Presence } from './presence.ts';
+import { requireLive, SpaceReads, type ParticipantRow, type SpaceRow, type Tx } from './reads.ts';
+
+function enforce(verdict: Verdict): void {
+  if (!verdict.ok) throw appError(verdict.code, verdict.reason);
+}
+
+/** The columns of a participant that commands write (presence and audio have their own modules). */
+type ParticipantFields = Partial<Pick<ParticipantRow, 'role' | 'muted' | 'handRaised'>>;
+
+/**
+ * Spaces, participants, invitations and bans: reads (SpaceReads) and the commands that change
+ * them. Every command runs in `changeSpace` (the space row locked) and records what it did in
+ * Effects; the Dispatcher publishes events, spaces-bar activity and room reconciliation after
+ * commit. No command talks to the mixer.
+ */
+export class Spaces extends SpaceReads {
+  private readonly reactionLimiter = new RateLimiter(REACTION_RATE.limit, REACTION_RATE.windowMs);
+  readonly presence: Presence;
+
+  constructor(
+    db: Database,
+    readonly dispatcher: Dispatcher,
+    hostGraceMs: number,
+  ) {
+    super(db);
+    this.presence = new Presence(db, dispatcher, hostGraceMs);
+  }
+
+  get hostGraceMs(): number {
+    return this.presence.hostGraceMs;
+  }
+
+  private change<T>(spaceId: string, work: (tx: Tx, space: SpaceRow, fx: Effects) => Promise<T>): Promise<T> {
+    return changeSpace(this.db, this.dispatcher, spaceId, work);
+  }
+
+  private async requireModerator(tx: Tx, space: SpaceRow, userId: string): Promise<ParticipantRow> {
+    const me = await this.presentIn(tx, space.id, userId);
+    if (!me || !isModerator(me.role)) throw forbidden('Only the host and co-hosts can do this.');
+    return me;
+  }
+
+  private async requireUser(tx: Tx, userId: string) {
+    const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
+    if (!user) throw notFound('No such user.');
+  }
+
+  private async stageCounts(tx: Tx, spaceId: string) {
+    const [row] = await tx
+      .select({
+        coHosts: sql<number>`(count(*) filter (where ${participants.role} = 'CO_HOST'))::int`,
+        speakers: sql<number>`(count(*) filter (where ${participants.role} = 'SPEAKER'))::int`,
+      })
+      .from(participants)
+      .where(and(eq(participants.spaceId, spaceId), isNull(participants.leftAt)));
+    return { coHosts: row?.coHosts ?? 0, speakers: row?.speakers ?? 0 };
+  }
+
+  /** Writes a participant's fields and records the change (event, stage activity, room). */
+  private async updateParticipant(tx: Tx, fx: Effects, before: ParticipantRow, values: ParticipantFields): Promise<ParticipantRow> {
+    const [row] = await tx.update(participants).set(values).where(eq(participants.id, before.id)).returning();
+    fx.event({ kind: 'PARTICIPANT_UPDATED', participantId: row!.id, userId: row!.userId });
+    fx.participant(before, row!);
+    return row!;
+  }
+
+  async create(hostId: string, input: { title: string; speakerPolicy: SpeakerPolicy; scheduledFor?: Date | null }) {
+    const title = validateTitle(input.title);
+    if (!title.ok) throw badInput('title', title.reason);
+    const scheduled = input.scheduledFor ?? null;
+    if (scheduled) {
+      if (scheduled.getTime() <= Date.now()) throw badInput('scheduledFor', 'must be in the future');
+      if (scheduled.getTime() > Date.now() + 366 * 86_400_000) throw badInput('scheduledFor', 'must be within a year');
+    }
+    try {
+      let fx: Effects | null = null;
+      const space = await this.db.transaction(async (tx) => {
+        const [space] = await tx
+          .insert(spaces)
+          .values({
+            hostId,
+            title: title.title,
+            speakerPolicy: input.speakerPolicy,
+            state: scheduled ? 'SCHEDULED' : 'LIVE',
+            scheduledFor: scheduled,
+            startedAt: scheduled ? null : new Date(),
+          })
+          .returning();
+        if (scheduled) return space!;
+        fx = new Effects(space!.id);
+        fx.participant(null, await this.presence.enter(tx, space!.id, hostId, 'HOST'));
+        fx.spaceState([hostId]);
+        return space!;
+      });
+      if (fx) this.dispatcher.dispatch(fx);
+      return space;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict('You are already hosting a live space; end it first.');
+      throw error;
+    }
+  }
+
+  async start(viewerId: string, spaceId: string) {
+    try {
+      return await this.change(spaceId, async (tx, space, fx) => {
+        if (space.hostId !== viewerId) throw forbidden('Only the host can start this space.');
+        if (space.state !== 'SCHEDULED') throw conflict(`This space is ${space.state.toLowerCase()}; only a scheduled space can start.`);
+        const [updated] = await tx
+          .update(spaces)
+          .set({ state: 'LIVE', startedAt: new Date() })
+          .where(eq(spaces.id, space.id))
+          .returning();
+        const host = await this.presence.enter(tx, space.id, viewerId, 'HOST');
+        fx.event({ kind: 'SPACE_UPDATED' });
+        fx.participant(null, host);
+        fx.spaceState([viewerId]);
+        return updated!;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict('You are already hosting a live space; end it first.');
+      throw error;
+    }
+  }
+
+  /** Ends a space for everyone (host only, or the janitor after the host's grace period). */
+  async end(viewerId: string | null, spaceId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      if (viewerId !== null && space.hostId !== viewerId) throw forbidden('Only the host can end this space.');
+      if (space.state === 'ENDED') throw conflict('This space has already ended.');
+      const now = new Date();
+      const [updated] = await tx.update(spaces).set({ state: 'ENDED', endedAt: now }).where(eq(spaces.id, space.id)).returning();
+      await this.presence.spaceEnded(tx, space.id);
+      const present = await tx
+        .select()
+        .from(participants)
+        .where(and(eq(participants.spaceId, space.id), isNull(participants.leftAt)));
+      await this.presence.exit(tx, present, now);
+      fx.event({ kind: 'SPACE_ENDED' });
+      fx.spaceState([space.hostId, ...present.filter((p) => isOnStage(p.role)).map((p) => p.userId)]);
+      return updated!;
+    });
+  }
+
+  /** Ends live spaces whose host has been away longer than the grace period. */
+  async endAbandoned(now = Date.now()): Promise<number> {
+    let ended = 0;
+    for (const id of await this.presence.abandoned(now)) {
+      try {
+        await this.end(null, id);
+        ended++;
+      } catch (error) {
+        // Ended meanwhile by its host or another instance's janitor: nothing left to do.
+        if ((error as { extensions?: { code?: string } }).extensions?.code !== 'CONFLICT') throw error;
+      }
+    }
+    return ended;
+  }
+
+  async setPolicy(viewerId: string, spaceId: string, policy: SpeakerPolicy) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      if (space.hostId !== viewerId) throw forbidden('Only the host can change the speaker policy.');
+      if (space.state === 'ENDED') throw conflict('This space has ended.');
+      const [updated] = await tx.update(spaces).set({ speakerPolicy: policy }).where(eq(spaces.id, space.id)).returning();
+      fx.event({ kind: 'SPACE_UPDATED' });
+      await this.reviewEligibility(tx, updated!, fx);
+      return updated!;
+    });
+  }
+
+  /**
+   * Applies live eligibility: speakers no longer allowed go back to the audience (muted), and
+   * raised hands that are no longer allowed are lowered.
+   */
+  private async reviewEligibility(tx: Tx, space: SpaceRow, fx: Effects, onlyUserId?: string): Promise<void> {
+    const candidates = await tx
+      .select()
+      .from(participants)
+      .where(
+        and(
+          eq(participants.spaceId, space.id),
+          isNull(participants.leftAt),
+          or(eq(participants.role, 'SPEAKER'), and(eq(participants.role, 'LISTENER'), eq(participants.handRaised, true))),
+          onlyUserId ? eq(participants.userId, onlyUserId) : undefined,
+        ),
+      );
+    for (const p of candidates) {
+      const facts = await this.eligibility(space, p.userId, tx);
+      if (p.role === 'SPEAKER' && mustLeaveStage(p.role, facts))
+        await this.updateParticipant(tx, fx, p, { role: 'LISTENER', muted: true, handRaised: false });
+      else if (p.role === 'LISTENER' && !facts.eligible) await this.updateParticipant(tx, fx, p, { handRaised: false });
+    }
+  }
+
+  /** After `hostId` unfollows `userId`: under FOLLOWING, that user's eligibility ends at once. */
+  async afterUnfollow(hostId: string, userId: string) {
+    const live = await this.db
+      .select({ id: spaces.id })
+      .from(spaces)
+      .where(and(eq(spaces.hostId, hostId), eq(spaces.state, 'LIVE'), eq(spaces.speakerPolicy, 'FOLLOWING')));
+    for (const { id } of live) await this.change(id, (tx, space, fx) => this.reviewEligibility(tx, space, fx, userId));
+  }
+
+  async join(viewerId: string, spaceId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      const existing = await this.presentIn(tx, space.id, viewerId);
+      if (existing) return existing;
+      if (await this.isBanned(space.id, viewerId, tx)) throw forbidden('You were removed from this space.');
+      requireLive(space);
+      const row = await this.presence.enter(tx, space.id, viewerId, space.hostId === viewerId ? 'HOST' : 'LISTENER');
+      fx.event({ kind: 'PARTICIPANT_JOINED', participantId: row.id, userId: viewerId });
+      fx.participant(null, row);
+      return row;
+    });
+  }
+
+  async leave(viewerId: string, spaceId: string): Promise<boolean> {
+    return this.change(spaceId, async (tx, space, fx) => {
+      const me = await this.presentIn(tx, space.id, viewerId);
+      if (!me) return false;
+      const [left] = await this.presence.exit(tx, [me]);
+      // The host may come back: the space stays live for the grace period.
+      if (me.role === 'HOST') await this.presence.hostLeft(tx, space.id);
+      fx.event({ kind: 'PARTICIPANT_LEFT', participantId: me.id, userId: viewerId });
+      fx.participant(me, left ?? null);
+      return true;
+    });
+  }
+
+  async requestToSpeak(viewerId: string, spaceId: string, raised: boolean) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.requirePresent(tx, space, viewerId);
+      if (raised) enforce(canRequestToSpeak(me.role as Role, await this.eligibility(space, viewerId, tx)));
+      if (me.handRaised === raised) return me;
+      return this.updateParticipant(tx, fx, me, { handRaised: raised });
+    });
+  }
+
+  async invite(viewerId: string, spaceId: string, userId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      await this.requireModerator(tx, space, viewerId);
+      await this.requireUser(tx, userId);
+      if (userId === viewerId) throw badInput('userId', 'you cannot invite yourself');
+      if (await this.isBanned(space.id, userId, tx)) throw conflict('That user was removed from this space.');
+      const inserted = await tx
+        .insert(speakerInvites)
+        .values({ spaceId: space.id, userId, invitedBy: viewerId })
+        .onConflictDoNothing()
+        .returning();
+      const target = await this.presentIn(tx, space.id, userId);
+      if (inserted.length > 0) fx.event({ kind: 'SPEAKER_INVITED', userId, participantId: target?.id ?? null });
+      return space;
+    });
+  }
+
+  async revokeInvite(viewerId: string, spaceId: string, userId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      await this.requireModerator(tx, space, viewerId);
+      await this.requireUser(tx, userId);
+      const deleted = await tx
+        .delete(speakerInvites)
+        .where(and(eq(speakerInvites.spaceId, space.id), eq(speakerInvites.userId, userId)))
+        .returning();
+      if (deleted.length > 0) {
+        const target = await this.presentIn(tx, space.id, userId);
+        fx.event({ kind: 'SPEAKER_INVITE_REVOKED', userId, participantId: target?.id ?? null });
+        await this.reviewEligibility(tx, space, fx, userId);
+      }
+      return space;
+    });
+  }
+
+  async acceptInvite(viewerId: string, spaceId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.requirePresent(tx, space, viewerId);
+      if (isOnStage(me.role)) return me;
+      const facts = await this.eligibility(space, viewerId, tx);
+      if (!facts.invited) throw forbidden('You have not been invited to speak.');
+      enforce(
+        canSetRole(
+          { userId: space.hostId, role: 'HOST' },
+          { userId: viewerId, role: me.role, handRaised: me.handRaised, invited: true, eligible: facts.eligible },
+          'SPEAKER',
+          await this.stageCounts(tx, space.id),
+        ),
+      );
+      return this.updateParticipant(tx, fx, me, { role: 'SPEAKER', muted: true, handRaised: false });
+    });
+  }
+
+  async setRole(viewerId: string, spaceId: string, userId: string, role: Role) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.presentIn(tx, space.id, viewerId);
+      if (!me || (viewerId !== userId && !isModerator(me.role))) throw forbidden('Only the host and co-hosts can do this.');
+      await this.requireUser(tx, userId);
+      const target = await this.presentIn(tx, space.id, userId);
+      if (!target) throw notFound('That user is not in this space.');
+      const facts = await this.eligibility(space, userId, tx);
+      enforce(
+        canSetRole(
+          { userId: viewerId, role: me.role },
+          { userId, role: target.role, handRaised: target.handRaised, invited: facts.invited, eligible: facts.eligible },
+          role,
+          await this.stageCounts(tx, space.id),
+        ),
+      );
+      if (target.role === role) return target;
+      // Coming on stage starts muted; leaving it always mutes.
+      return this.updateParticipant(tx, fx, target, { role, handRaised: false, muted: true });
+    });
+  }
+
+  async setMuted(viewerId: string, spaceId: string, muted: boolean) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.requirePresent(tx, space, viewerId);
+      if (!muted) enforce(canUnmute(me.role as Role));
+      if (me.muted === muted) return me;
+      return this.updateParticipant(tx, fx, me, { muted });
+    });
+  }
+
+  async muteParticipant(viewerId: string, spaceId: string, userId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.requireModerator(tx, space, viewerId);
+      await this.requireUser(tx, userId);
+      const target = await this.presentIn(tx, space.id, userId);
+      if (!target) throw notFound('That user is not in this space.');
+      enforce(canModerate({ userId: viewerId, role: me.role }, { userId, role: target.role }));
+      if (target.muted) return target;
+      return this.updateParticipant(tx, fx, target, { muted: true });
+    });
+  }
+
+  async muteAll(viewerId: string, spaceId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      await this.requireModerator(tx, space, viewerId);
+      const open = await tx
+        .select()
+        .from(participants)
+        .where(
+          and(eq(participants.spaceId, space.id), isNull(participants.leftAt), eq(participants.role, 'SPEAKER'), eq(participants.muted, false)),
+        );
+      for (const p of open) await this.updateParticipant(tx, fx, p, { muted: true });
+      return space;
+    });
+  }
+
+  async remove(viewerId: string, spaceId: string, userId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.requireModerator(tx, space, viewerId);
+      await this.requireUser(tx, userId);
+      const target = await this.presentIn(tx, space.id, userId);
+      const targetRole = target?.role ?? (userId === space.hostId ? 'HOST' : null);
+      enforce(canModerate({ userId: viewerId, role: me.role }, { userId, role: targetRole }));
+      await tx.insert(spaceBans).values({ spaceId: space.id, userId, bannedBy: viewerId }).onConflictDoNothing();
+      await tx.delete(speakerInvites).where(and(eq(speakerInvites.spaceId, space.id), eq(speakerInvites.userId, userId)));
+      if (target) {
+        const [removed] = await this.presence.exit(tx, [target], new Date(), { muted: true });
+        fx.participant(target, removed ?? null);
+      }
+      fx.event({ kind: 'REMOVED', userId, participantId: target?.id ?? null });
+      return space;
+    });
+  }
+
+  async react(viewerId: string, spaceId: string, emoji: string) {
+    if (!isReaction(emoji)) throw badInput('emoji', 'not one of the supported reactions');
+    const { me } = await this.requireLivePresence(viewerId, spaceId);
+    this.reactionLimiter.hit(`${viewerId}:${spaceId}`);
+    this.dispatcher.publish(spaceId, { kind: 'REACTION', userId: viewerId, participantId: me.id, emoji });
+    return true;
+  }
+}

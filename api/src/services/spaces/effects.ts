@@ -1,0 +1,111 @@
+import type { ParticipantRow } from './reads.ts';
+import { isHeardAtMixer, isOnStage, type Role } from '../../domain/rules.ts';
+import type { EventBus, SpaceEventPayload } from '../../pubsub.ts';
+
+export type SpaceEventKind =
+  | 'PARTICIPANT_JOINED'
+  | 'PARTICIPANT_LEFT'
+  | 'PARTICIPANT_UPDATED'
+  | 'SPEAKING_CHANGED'
+  | 'SPEAKER_INVITED'
+  | 'SPEAKER_INVITE_REVOKED'
+  | 'REACTION'
+  | 'SPACE_UPDATED'
+  | 'SPACE_ENDED'
+  | 'REMOVED'
+  | 'AUDIO_RECONNECT';
+
+export type SpaceEvent = Omit<SpaceEventPayload, 'spaceId' | 'at'> & { kind: SpaceEventKind };
+
+/** What a committed change means for the world outside the database. */
+export type Effect =
+  | { kind: 'event'; spaceId: string; event: SpaceEvent; at: string }
+  /** These users joined or left a live stage (or its space started or ended): spaces bars change. */
+  | { kind: 'stage'; userIds: string[] }
+  /** The space's room must be made to match the database again. */
+  | { kind: 'room'; spaceId: string };
+
+const present = (p: ParticipantRow | null | undefined): p is ParticipantRow => !!p && p.leftAt === null;
+const onStage = (p: ParticipantRow | null | undefined) => present(p) && isOnStage(p.role as Role);
+const heard = (p: ParticipantRow | null | undefined) =>
+  present(p) && isHeardAtMixer({ role: p.role as Role, muted: p.muted, present: true });
+
+/**
+ * The effects of one transaction, collected while it runs and carried out by the Dispatcher only
+ * after it commits (a rolled-back change has none). Spaces-bar activity and room reconciliation
+ * are derived here from what happened to participants, so no mutation decides them by hand.
+ */
+export class Effects {
+  readonly #list: Effect[] = [];
+
+  constructor(readonly spaceId: string) {}
+
+  get list(): readonly Effect[] {
+    return this.#list;
+  }
+
+  event(event: SpaceEvent): void {
+    this.#list.push({ kind: 'event', spaceId: this.spaceId, event, at: new Date().toISOString() });
+  }
+
+  stage(...userIds: string[]): void {
+    if (userIds.length > 0) this.#list.push({ kind: 'stage', userIds });
+  }
+
+  room(): void {
+    this.#list.push({ kind: 'room', spaceId: this.spaceId });
+  }
+
+  /** A participant row changed from `before` to `after` (null: did not exist / gone). */
+  participant(before: ParticipantRow | null, after: ParticipantRow | null): void {
+    const row = after ?? before;
+    if (!row) return;
+    if (onStage(before) !== onStage(after)) this.stage(row.userId);
+    // Who is heard, or who may hold audio, changed: the mixer must follow.
+    if (heard(before) !== heard(after) || present(before) !== present(after) || before?.mixerParticipantId !== after?.mixerParticipantId)
+      this.room();
+  }
+
+  /** The space started or ended: everyone on its stage appears on, or leaves, spaces bars. */
+  spaceState(stageUserIds: string[]): void {
+    this.stage(...stageUserIds);
+    this.room();
+  }
+}
+
+/** Where queued room reconciliations go (the mixer), when there is one. */
+export type RoomSink = (spaceId: string) => void;
+
+/**
+ * The one channel for what happens after a commit: events published in order, one spaces-bar
+ * activity message for all the stage changes, and each touched room queued once.
+ */
+export class Dispatcher {
+  #roomSink: RoomSink | null = null;
+
+  constructor(private readonly events: EventBus) {}
+
+  /** The mixer registers here to be told which rooms to reconcile. */
+  onRoomChanged(sink: RoomSink): void {
+    this.#roomSink = sink;
+  }
+
+  dispatch(effects: Effects | readonly Effect[]): void {
+    const list = effects instanceof Effects ? effects.list : effects;
+    const stageUsers = new Set<string>();
+    const rooms = new Set<string>();
+    for (const effect of list) {
+      if (effect.kind === 'event')
+        this.events.pubsub.publish('space', effect.spaceId, { ...effect.event, spaceId: effect.spaceId, at: effect.at });
+      else if (effect.kind === 'stage') for (const id of effect.userIds) stageUsers.add(id);
+      else rooms.add(effect.spaceId);
+    }
+    if (stageUsers.size > 0) this.events.pubsub.publish('activity', { userIds: [...stageUsers], at: new Date().toISOString() });
+    if (this.#roomSink) for (const spaceId of rooms) this.#roomSink(spaceId);
+  }
+
+  /** An event outside any transaction (reactions, audio reconnect). */
+  publish(spaceId: string, event: SpaceEvent): void {
+    this.dispatch([{ kind: 'event', spaceId, event, at: new Date().toISOString() }]);
+  }
+}

@@ -1,0 +1,206 @@
+import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { follows, participants, spaceBans, spaces, speakerInvites, users, type Database } from '@spaces/db';
+import { conflict, forbidden, notFound } from '../../errors.ts';
+import { isEligibleToSpeak, type Role, type SpeakerPolicy } from '../../domain/rules.ts';
+import { decodeCursor, toPage } from '../../lib/pagination.ts';
+
+export type SpaceRow = typeof spaces.$inferSelect;
+export type ParticipantRow = typeof participants.$inferSelect;
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+const STAGE_ROLES: Role[] = ['HOST', 'CO_HOST', 'SPEAKER'];
+
+export function requireLive(space: SpaceRow): void {
+  if (space.state === 'ENDED') throw conflict('This space has ended.');
+  if (space.state !== 'LIVE') throw conflict('This space is not live yet.');
+}
+
+/** Reads of spaces, participants, invitations and bans: no writes here. */
+export class SpaceReads {
+  constructor(protected readonly db: Database) {}
+
+  async byIds(ids: readonly string[]): Promise<(SpaceRow | null)[]> {
+    const rows = await this.db.select().from(spaces).where(inArray(spaces.id, [...ids]));
+    const map = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => map.get(id) ?? null);
+  }
+
+  async participantsByIds(ids: readonly string[]): Promise<(ParticipantRow | null)[]> {
+    const rows = await this.db.select().from(participants).where(inArray(participants.id, [...ids]));
+    const map = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => map.get(id) ?? null);
+  }
+
+  /** Present participants of (space, user) pairs. */
+  async presentParticipants(keys: readonly { spaceId: string; userId: string }[]): Promise<(ParticipantRow | null)[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db
+      .select()
+      .from(participants)
+      .where(
+        and(
+          isNull(participants.leftAt),
+          or(...keys.map((k) => and(eq(participants.spaceId, k.spaceId), eq(participants.userId, k.userId)))),
+        ),
+      );
+    return keys.map((k) => rows.find((r) => r.spaceId === k.spaceId && r.userId === k.userId) ?? null);
+  }
+
+  async counts(spaceIds: readonly string[]): Promise<{ participants: number; listeners: number }[]> {
+    const rows = await this.db
+      .select({
+        spaceId: participants.spaceId,
+        total: sql<number>`count(*)::int`,
+        listeners: sql<number>`(count(*) filter (where ${participants.role} = 'LISTENER'))::int`,
+      })
+      .from(participants)
+      .where(and(inArray(participants.spaceId, [...spaceIds]), isNull(participants.leftAt)))
+      .groupBy(participants.spaceId);
+    return spaceIds.map((id) => {
+      const row = rows.find((r) => r.spaceId === id);
+      return { participants: row?.total ?? 0, listeners: row?.listeners ?? 0 };
+    });
+  }
+
+  async stages(spaceIds: readonly string[]): Promise<ParticipantRow[][]> {
+    const rows = await this.db
+      .select()
+      .from(participants)
+      .where(
+        and(inArray(participants.spaceId, [...spaceIds]), isNull(participants.leftAt), inArray(participants.role, STAGE_ROLES)),
+      )
+      .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id));
+    return spaceIds.map((id) => rows.filter((r) => r.spaceId === id));
+  }
+
+  async invitedUsers(spaceId: string) {
+    return this.db
+      .select({ user: users })
+      .from(speakerInvites)
+      .innerJoin(users, eq(users.id, speakerInvites.userId))
+      .where(eq(speakerInvites.spaceId, spaceId))
+      .orderBy(asc(speakerInvites.createdAt))
+      .then((rows) => rows.map((r) => r.user));
+  }
+
+  /** Stage first (by role), then by join time. */
+  async listParticipants(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined) {
+    const cursor = decodeCursor(after, 3) as [string, string, string] | null;
+    const rows = await this.db
+      .select()
+      .from(participants)
+      .where(
+        and(
+          eq(participants.spaceId, spaceId),
+          isNull(participants.leftAt),
+          role ? eq(participants.role, role) : undefined,
+          cursor
+            ? sql`(${participants.role}, ${participants.joinedAt}, ${participants.id}) > (${cursor[0]}::participant_role, ${cursor[1]}::timestamptz, ${cursor[2]}::uuid)`
+            : undefined,
+        ),
+      )
+      .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id))
+      .limit(first + 1);
+    return toPage(rows, first, (p) => [p.role, p.joinedAt.toISOString(), p.id]);
+  }
+
+  /** LIVE spaces, most participants first. */
+  async listLive(first: number, after: string | null | undefined) {
+    const cursor = decodeCursor(after, 2) as [number, string] | null;
+    const count = sql<number>`(select count(*)::int from ${participants} p where p.space_id = ${spaces.id} and p.left_at is null)`;
+    const ranked = this.db
+      .select({ id: spaces.id, n: count.as('n') })
+      .from(spaces)
+      .where(eq(spaces.state, 'LIVE'))
+      .as('ranked');
+    const rows = await this.db
+      .select({ id: ranked.id, n: ranked.n })
+      .from(ranked)
+      .where(cursor ? sql`(${ranked.n}, ${ranked.id}) < (${cursor[0]}::int, ${cursor[1]}::uuid)` : undefined)
+      .orderBy(desc(ranked.n), desc(ranked.id))
+      .limit(first + 1);
+    const found = await this.byIds(rows.map((r) => r.id));
+    const withSpaces = rows.map((r, i) => ({ ...r, space: found[i]! })).filter((r) => r.space);
+    const page = toPage(withSpaces, first, (r) => [r.n, r.id]);
+    return { pageInfo: page.pageInfo, edges: page.edges.map((e) => ({ cursor: e.cursor, node: e.node.space })) };
+  }
+
+  /** Live spaces hosted by, or with on stage, someone the viewer follows. */
+  async spacesBar(viewerId: string): Promise<SpaceRow[]> {
+    const followed = sql`(select ${follows.followeeId} from ${follows} where ${follows.followerId} = ${viewerId})`;
+    return this.db
+      .select()
+      .from(spaces)
+      .where(
+        and(
+          eq(spaces.state, 'LIVE'),
+          or(
+            sql`${spaces.hostId} in ${followed}`,
+            sql`exists (select 1 from ${participants} p where p.space_id = ${spaces.id} and p.left_at is null
+                 and p.role in ('HOST','CO_HOST','SPEAKER') and p.user_id in ${followed})`,
+          ),
+        ),
+      )
+      .orderBy(
+        desc(sql`(select count(*) from ${participants} p where p.space_id = ${spaces.id} and p.left_at is null)`),
+        desc(spaces.startedAt),
+      )
+      .limit(50);
+  }
+
+  async isBanned(spaceId: string, userId: string, tx: Tx | Database = this.db): Promise<boolean> {
+    const rows = await tx
+      .select({ u: spaceBans.userId })
+      .from(spaceBans)
+      .where(and(eq(spaceBans.spaceId, spaceId), eq(spaceBans.userId, userId)));
+    return rows.length > 0;
+  }
+
+  /** The facts the speaker policy needs about one user in one space. */
+  async eligibility(space: SpaceRow, userId: string, tx: Tx | Database = this.db) {
+    const [row] = await tx
+      .select({
+        hostFollows: sql<boolean>`exists (select 1 from ${follows} where ${follows.followerId} = ${space.hostId} and ${follows.followeeId} = ${userId})`,
+        invited: sql<boolean>`exists (select 1 from ${speakerInvites} where ${speakerInvites.spaceId} = ${space.id} and ${speakerInvites.userId} = ${userId})`,
+        banned: sql<boolean>`exists (select 1 from ${spaceBans} where ${spaceBans.spaceId} = ${space.id} and ${spaceBans.userId} = ${userId})`,
+      })
+      .from(sql`(select 1) as one`);
+    const facts = { policy: space.speakerPolicy as SpeakerPolicy, hostFollows: !!row?.hostFollows, invited: !!row?.invited };
+    return { ...facts, banned: !!row?.banned, eligible: isEligibleToSpeak(facts) };
+  }
+
+  /** Whether the policy lets the viewer ask for, or accept, the mic right now. */
+  async viewerCanSpeak(space: SpaceRow, viewerId: string | null): Promise<boolean> {
+    if (!viewerId || space.state !== 'LIVE') return false;
+    if (viewerId === space.hostId) return true;
+    const e = await this.eligibility(space, viewerId);
+    return !e.banned && e.eligible;
+  }
+
+  /**
+   * A live space and the viewer's presence in it, outside a transaction: for actions that change
+   * no space state (reactions, audio).
+   */
+  async requireLivePresence(viewerId: string, spaceId: string): Promise<{ space: SpaceRow; me: ParticipantRow }> {
+    const [space] = await this.byIds([spaceId]);
+    if (!space) throw notFound('No such space.');
+    requireLive(space);
+    return { space, me: await this.requirePresent(this.db, space, viewerId) };
+  }
+
+  protected async presentIn(tx: Tx | Database, spaceId: string, userId: string): Promise<ParticipantRow | null> {
+    const [row] = await tx
+      .select()
+      .from(participants)
+      .where(and(eq(participants.spaceId, spaceId), eq(participants.userId, userId), isNull(participants.leftAt)));
+    return row ?? null;
+  }
+
+  /** The viewer's presence, or why there is none: removed users are told so, others to join. */
+  protected async requirePresent(tx: Tx | Database, space: SpaceRow, userId: string): Promise<ParticipantRow> {
+    const me = await this.presentIn(tx, space.id, userId);
+    if (me) return me;
+    if (await this.isBanned(space.id, userId, tx)) throw forbidden('You were removed from this space.');
+    throw conflict('Join the space first.');
+  }
+}
