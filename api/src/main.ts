@@ -15,9 +15,15 @@ async function launchJanus(options: ReturnType<typeof janusOptionsFromEnv>): Pro
   running.onExit((code, signal) => {
     if (stopping) return;
     console.error(`[janus] exited (${signal ?? code}); restarting`);
-    // Same port and admin key: the API's mixer reconnects and recreates the rooms.
+    // Same port, admin key and API secret: config.mixers stays valid, so the API's mixer
+    // reconnects and recreates the rooms. (A new random secret would lock the API out.)
     const retry = () =>
-      launchJanus({ ...options, httpPort: new URL(running.httpUrl).port ? Number(new URL(running.httpUrl).port) : undefined, adminKey: running.adminKey })
+      launchJanus({
+        ...options,
+        httpPort: new URL(running.httpUrl).port ? Number(new URL(running.httpUrl).port) : undefined,
+        adminKey: running.adminKey,
+        apiSecret: running.apiSecret,
+      })
         .then((next) => (janus = next))
         .catch((error) => {
           console.error('[janus] restart failed:', error.message);

@@ -10,7 +10,8 @@ const janus = await startJanus({
 });
 process.stdout.write(
   `[janus] ready in ${janus.readyAfterMs} ms: ${janus.httpUrl} (pid ${janus.pid}); ` +
-    `AudioBridge admin_key ${process.env.JANUS_ADMIN_KEY ? 'from JANUS_ADMIN_KEY' : janus.adminKey}\n`,
+    `AudioBridge admin_key ${process.env.JANUS_ADMIN_KEY ? 'from JANUS_ADMIN_KEY' : janus.adminKey}; ` +
+    `api_secret ${process.env.JANUS_API_SECRET ? 'from JANUS_API_SECRET' : janus.apiSecret}\n`,
 );
 
 let stopping = false;

@@ -1,3 +1,5 @@
+// The main entry: launcher and client. Test tooling (Opus, RTP endpoints, tone detection, which
+// load opusscript) lives in '@spaces/janus/testing' (src/testing.ts), so the API never loads it.
 export {
   CONFIG_TEMPLATE_DIR,
   JanusNotInstalledError,
@@ -12,44 +14,25 @@ export {
   type RunningJanus,
 } from './launcher.ts';
 export {
-  AudioBridgeHandle,
   JanusSession,
-  PluginHandle,
+  type JanusSessionEvents,
+  type JanusSessionOptions,
+} from './session.ts';
+export { PluginHandle, type CoreHandleEvents } from './handle.ts';
+export {
+  AudioBridgeHandle,
   type AudioBridgeConfigureOptions,
   type AudioBridgeEvents,
   type AudioBridgeJoinOptions,
   type AudioBridgeJoined,
   type AudioBridgeParticipant,
   type AudioBridgeRoomOptions,
-  type CoreHandleEvents,
-  type JanusMessage,
-  type JanusSessionEvents,
-  type JanusSessionOptions,
-  type Jsep,
   type PlainRtpAnswer,
   type PlainRtpOffer,
-  type PluginData,
   type RtpForwardOptions,
   type RtpForwarder,
   type SamplingRate,
-} from './client.ts';
+} from './audiobridge.ts';
+export type { JanusMessage, Jsep, PluginData } from './transport.ts';
 export { JanusConnectionError, JanusError, JanusErrorCode, type JanusErrorKind } from './errors.ts';
 export { TypedEmitter, type EventMap } from './emitter.ts';
-export { ToneDetector, rms, toneAmplitude, type ToneDetectorOptions, type ToneFrameResult } from './goertzel.ts';
-export {
-  DEFAULT_OPUS_PAYLOAD_TYPE,
-  OPUS_FRAME_MS,
-  OPUS_FRAME_SAMPLES,
-  OPUS_SAMPLE_RATE,
-  OpusDecoder,
-  PlainRtpEndpoint,
-  SineGenerator,
-  encodeOpusFrame,
-  OpusEncoder,
-  encodeRtpPacket,
-  parseRtpPacket,
-  sharedOpusEncoder,
-  type PlainRtpEndpointEvents,
-  type PlainRtpEndpointOptions,
-  type RtpPacket,
-} from './rtp.ts';

@@ -42,7 +42,11 @@ export interface JanusLaunchOptions {
   adminSecret?: string;
   /** AudioBridge/Streaming admin_key (needed to create rooms and forwarders). Default: random. */
   adminKey?: string;
-  /** Optional api_secret every Janus API request must carry. */
+  /**
+   * Janus `api_secret`: every Janus API request (except GET /info and ping) must carry it, or Janus
+   * refuses it with error 403. Default: random, so that nothing else on the machine can open
+   * sessions, join rooms or listen in. Pass RunningJanus.apiSecret to JanusSession.create().
+   */
   apiSecret?: string;
   /** UDP range for WebRTC media, "min-max". Default 20000-29999. */
   rtpPortRange?: string;
@@ -84,7 +88,8 @@ export interface RunningJanus {
   /** Base URL of the admin API, when enabled. */
   adminUrl: string | undefined;
   adminKey: string;
-  apiSecret: string | undefined;
+  /** The Janus API secret: the one given, or the random one generated. */
+  apiSecret: string;
   pid: number;
   runDir: string;
   /** Milliseconds from spawn until /janus/info answered. */
@@ -140,6 +145,8 @@ async function launchOnce(options: JanusLaunchOptions, janusPath: string, libDir
     throw new Error('startJanus: adminPort needs adminSecret, or anyone local could administer Janus');
   }
   const adminKey = options.adminKey ?? randomBytes(18).toString('base64url');
+  // '' too gets a random secret: Janus would require an empty apisecret, which clients never send.
+  const apiSecret = options.apiSecret || randomBytes(18).toString('base64url');
   const ownsRunDir = options.runDir === undefined;
   const runDir = options.runDir ?? mkdtempSync(join(tmpdir(), 'spaces-janus-'));
   mkdirSync(runDir, { recursive: true });
@@ -160,7 +167,7 @@ async function launchOnce(options: JanusLaunchOptions, janusPath: string, libDir
     loggers_folder: join(libDir, 'loggers'),
     server_name: 'spaces',
     debug_level: options.debugLevel ?? 3,
-    api_secret: options.apiSecret,
+    api_secret: apiSecret,
     admin_secret: options.adminSecret,
     session_timeout: options.sessionTimeoutSeconds ?? 60,
     rtp_port_range: options.rtpPortRange ?? '20000-29999',
@@ -249,7 +256,7 @@ async function launchOnce(options: JanusLaunchOptions, janusPath: string, libDir
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
   try {
     const outcome = await Promise.race([
-      waitForInfo(httpUrl, options.apiSecret, readyTimeoutMs).then((info) => ({ kind: 'ready' as const, info })),
+      waitForInfo(httpUrl, apiSecret, readyTimeoutMs).then((info) => ({ kind: 'ready' as const, info })),
       exited.then(() => ({ kind: 'exited' as const })),
       spawnError.then((error) => ({ kind: 'spawn-error' as const, error })),
     ]);
@@ -284,7 +291,7 @@ async function launchOnce(options: JanusLaunchOptions, janusPath: string, libDir
     httpUrl,
     adminUrl: adminPort === undefined ? undefined : `http://${urlHost(httpIp)}:${adminPort}/admin`,
     adminKey,
-    apiSecret: options.apiSecret,
+    apiSecret,
     pid: child.pid!,
     runDir,
     readyAfterMs: Math.round(performance.now() - startedAt),
@@ -460,7 +467,7 @@ function renderConfigFolder(templateDir: string, runDir: string, values: ConfigV
   for (const file of files) {
     if (file === 'janus.plugin.streaming.jcfg' && options.streaming === false) continue;
     const rendered = renderConfigTemplate(readFileSync(join(templateDir, file), 'utf8'), values, file);
-    writeFileSync(join(runDir, file), rendered, { mode: 0o600 }); // holds admin_key
+    writeFileSync(join(runDir, file), rendered, { mode: 0o600 }); // holds admin_key, api_secret
   }
 }
 

@@ -5,7 +5,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import OpusScript from 'opusscript';
-import type { PlainRtpAnswer, PlainRtpOffer } from './client.ts';
+import type { PlainRtpAnswer, PlainRtpOffer } from './audiobridge.ts';
 import { TypedEmitter } from './emitter.ts';
 
 export const OPUS_SAMPLE_RATE = 48_000;

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   JanusError,
   JanusSession,
-  PlainRtpEndpoint,
   startJanus,
   type AudioBridgeHandle,
   type AudioBridgeParticipant,
   type RunningJanus,
 } from '../src/index.ts';
+import { PlainRtpEndpoint } from '../src/testing.ts';
 import { decibels, framesIn, ToneProbe } from './tone-probe.ts';
 
 const TONE_HZ = 440;
@@ -21,7 +21,7 @@ const endpoints: PlainRtpEndpoint[] = [];
 beforeAll(async () => {
   janus = await startJanus();
   console.info(`janus ready after ${janus.readyAfterMs} ms at ${janus.httpUrl}`);
-  session = await JanusSession.create({ url: janus.httpUrl });
+  session = await JanusSession.create({ url: janus.httpUrl, apiSecret: janus.apiSecret });
   admin = await session.attachAudioBridge({ adminKey: janus.adminKey });
 });
 

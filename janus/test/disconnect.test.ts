@@ -9,7 +9,7 @@ afterAll(async () => {
 async function janusWithRoom() {
   const janus = await startJanus();
   started.push(janus);
-  const session = await JanusSession.create({ url: janus.httpUrl });
+  const session = await JanusSession.create({ url: janus.httpUrl, apiSecret: janus.apiSecret });
   const handle = await session.attachAudioBridge({ adminKey: janus.adminKey });
   const { room } = await handle.create({});
   return { janus, session, handle, room };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { OpusDecoder, SineGenerator, ToneDetector, encodeOpusFrame, toneAmplitude } from '../src/index.ts';
+import { OpusDecoder, SineGenerator, ToneDetector, encodeOpusFrame, toneAmplitude } from '../src/testing.ts';
 
 describe('Goertzel tone detection', () => {
   test('measures a sine’s amplitude at its frequency and little elsewhere', () => {

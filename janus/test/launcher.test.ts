@@ -97,6 +97,8 @@ describe('startJanus', () => {
 
     const config = readFileSync(join(janus.runDir, 'janus.jcfg'), 'utf8');
     expect(config).toContain('ice_enforce_list = "lo"');
+    expect(config).toContain(`api_secret = ${JSON.stringify(janus.apiSecret)}`);
+    expect(statSync(join(janus.runDir, 'janus.jcfg')).mode & 0o077).toBe(0);
     expect(config).toMatch(/disable = "[^"]*libjanus_videoroom\.so/);
     const audioBridge = readFileSync(join(janus.runDir, 'janus.plugin.audiobridge.jcfg'), 'utf8');
     expect(audioBridge).toContain(`admin_key = ${JSON.stringify(janus.adminKey)}`);
@@ -110,6 +112,24 @@ describe('startJanus', () => {
     expect(janus.exited).toBe(true);
     expect(existsSync(`/proc/${janus.pid}`)).toBe(false);
     expect(existsSync(janus.runDir)).toBe(false);
+  });
+
+  test('without an apiSecret option, each Janus gets a random api_secret of its own', async () => {
+    const [one, two] = await Promise.all([startJanus({ streaming: false }), startJanus({ streaming: false })]);
+    started.push(one, two);
+    expect(one.apiSecret).toMatch(/^[\w-]{24,}$/);
+    expect(two.apiSecret).toMatch(/^[\w-]{24,}$/);
+    expect(one.apiSecret).not.toBe(two.apiSecret);
+    for (const janus of [one, two]) {
+      expect(readFileSync(join(janus.runDir, 'janus.jcfg'), 'utf8')).toContain(`api_secret = ${JSON.stringify(janus.apiSecret)}`);
+    }
+    const session = await JanusSession.create({ url: one.httpUrl, apiSecret: one.apiSecret });
+    expect(await (await session.attachAudioBridge()).exists(1)).toBe(false);
+    await session.destroy();
+    // One Janus's secret opens nothing on the other.
+    const refused = await JanusSession.create({ url: two.httpUrl, apiSecret: one.apiSecret }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 403, kind: 'unauthorized' });
+    await Promise.all([one.stop(), two.stop()]);
   });
 
   test('with an api_secret, only clients that send it get a session', async () => {

@@ -1,4 +1,4 @@
-import { OPUS_FRAME_MS, OPUS_SAMPLE_RATE, ToneDetector, type PlainRtpEndpoint } from '../src/index.ts';
+import { OPUS_FRAME_MS, OPUS_SAMPLE_RATE, ToneDetector, type PlainRtpEndpoint } from '../src/testing.ts';
 
 export interface ToneWindow {
   frames: number;

@@ -332,7 +332,7 @@ try {
     serveWeb: true,
     port: 0,
     host: '127.0.0.1',
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }],
+    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
     rateLimits: { signInPerMinutePerClient: 10_000, signInPerMinutePerHandle: 100, signUpPerHourPerClient: 10_000 },
   });
   const base = await app.start();

@@ -47,7 +47,6 @@ import { buildApp, type App } from '@spaces/api';
 import { createDb, type DbHandle } from '@spaces/db';
 import {
   JanusSession,
-  PlainRtpEndpoint,
   startJanus,
   type AudioBridgeHandle,
   type AudioBridgeRoomOptions,
@@ -55,6 +54,7 @@ import {
   type PlainRtpOffer,
   type RunningJanus,
 } from '@spaces/janus';
+import { PlainRtpEndpoint } from '@spaces/janus/testing';
 import {
   OnsetListener,
   SilentCrowd,
@@ -257,7 +257,7 @@ interface DirectRoom {
 
 async function openSession(): Promise<{ session: JanusSession; admin: AudioBridgeHandle }> {
   // Joins into a busy room make Janus announce each newcomer to everyone: take events in big polls.
-  const session = await JanusSession.create({ url: janus!.httpUrl, maxEventsPerPoll: 200 });
+  const session = await JanusSession.create({ url: janus!.httpUrl, apiSecret: janus!.apiSecret, maxEventsPerPoll: 200 });
   sessions.add(session);
   const admin = await session.attachAudioBridge({ adminKey: janus!.adminKey });
   return { session, admin };
@@ -565,7 +565,8 @@ async function main() {
     port: 0,
     host: '127.0.0.1',
     pubsub: 'memory',
-    mixers: [{ name: 'bench', url: janus.httpUrl, adminKey: janus.adminKey }],
+    mixers: [{ name: 'bench', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
+    mixerPlainRtp: true,
     mixerPrebuffering: CONFIGURED_PREBUFFERING,
     rateLimits: { signInPerMinutePerClient: 10_000, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 10_000 },
   });

@@ -12,6 +12,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import type { PlainRtpAnswer, PlainRtpOffer } from '@spaces/janus';
 import {
   DEFAULT_OPUS_PAYLOAD_TYPE,
   OPUS_FRAME_MS,
@@ -23,9 +24,7 @@ import {
   ToneDetector,
   encodeRtpPacket,
   parseRtpPacket,
-  type PlainRtpAnswer,
-  type PlainRtpOffer,
-} from '@spaces/janus';
+} from '@spaces/janus/testing';
 
 export const HOST = '127.0.0.1';
 /** On a whole 50 Hz bin of a 20 ms frame, so the Goertzel filter sees no leakage (see tests/src/support/audio.ts). */

@@ -68,7 +68,7 @@ beforeAll(async () => {
   janus = await startJanus({ ice: { enforceList: 'spaces0' } });
   t = await startTestApp({
     serveWeb: true,
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }],
+    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
   });
   base = await t.app.start();
   const launched = await Promise.allSettled([

@@ -23,7 +23,7 @@ const figures: { who: string; dtls: string; answerMs?: number; iceMs?: number; d
 beforeAll(async () => {
   janus = await startJanus({ ice: { enforceList: 'spaces0' } });
   // A short host grace period, for the dropped-host test (no other test has the host leave).
-  t = await startTestApp({ mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }], hostGraceMs: 1500 });
+  t = await startTestApp({ mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }], hostGraceMs: 1500 });
   await t.app.start();
 });
 

@@ -1,4 +1,4 @@
-import { OPUS_SAMPLE_RATE, ToneDetector } from '@spaces/janus';
+import { OPUS_SAMPLE_RATE, ToneDetector } from '@spaces/janus/testing';
 
 /**
  * Tones for tests sit on whole 50 Hz bins of a 20 ms frame (whole periods per frame), so a

@@ -11,15 +11,8 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import {
-  OPUS_FRAME_MS,
-  OPUS_FRAME_SAMPLES,
-  OPUS_SAMPLE_RATE,
-  OpusDecoder,
-  OpusEncoder,
-  SineGenerator,
-  TypedEmitter,
-} from '@spaces/janus';
+import { TypedEmitter } from '@spaces/janus';
+import { OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, OpusDecoder, OpusEncoder, SineGenerator } from '@spaces/janus/testing';
 import {
   RTCPeerConnection,
   RTCRtpCodecParameters,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlainRtpEndpoint, startJanus, type RunningJanus } from '@spaces/janus';
+import { startJanus, type RunningJanus } from '@spaces/janus';
+import { PlainRtpEndpoint } from '@spaces/janus/testing';
+import { inspectRoom } from '@spaces/api/testing';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { TONES, ToneProbe } from '../support/audio.ts';
 import { EVENTS, must, Q, users, type U } from '../support/spaces.ts';
@@ -15,7 +17,7 @@ const endpoints: PlainRtpEndpoint[] = [];
 
 beforeAll(async () => {
   janus = await startJanus();
-  t = await startTestApp({ mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }] });
+  t = await startTestApp({ mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }], mixerPlainRtp: true });
   await t.app.start();
 });
 afterAll(async () => {
@@ -113,10 +115,13 @@ describe('who is heard at the mixer', () => {
     await connect(s, host!, TONES.host);
     const { participantId } = await connect(s, guest!, null);
     const rawSpaceId = Buffer.from(s, 'base64url').toString().split(':')[1]!;
-    const inRoom = async () => (await t.app.services.mixer.inspect(rawSpaceId))!.participants.map((p) => p.participantId);
-    await expect.poll(inRoom).toContain(participantId);
+    // By Janus's own id: the participant's record lets go of it at once, the room must follow.
+    const [row] = await t.app.services.spaces.participantsByIds([participantId]);
+    const mixerId = row!.mixerParticipantId;
+    const inRoom = async () => (await inspectRoom(t.app, rawSpaceId))!.participants.map((p) => p.id);
+    await expect.poll(inRoom).toContain(mixerId);
     await must(t, Q.remove, { s, u: guest!.id }, host);
-    await expect.poll(inRoom).not.toContain(participantId);
+    await expect.poll(inRoom).not.toContain(mixerId);
   });
 });
 
@@ -148,8 +153,8 @@ describe('several Janus instances', () => {
       port: 0,
       host: '127.0.0.1',
       mixers: [
-        { name: 'one', url: janus.httpUrl, adminKey: janus.adminKey },
-        { name: 'two', url: second.httpUrl, adminKey: second.adminKey },
+        { name: 'one', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret },
+        { name: 'two', url: second.httpUrl, adminKey: second.adminKey, apiSecret: second.apiSecret },
       ],
     });
     try {
@@ -166,7 +171,7 @@ describe('several Janus instances', () => {
       const byInstance = (await placed()).reduce<Record<string, number>>((n, s) => ({ ...n, [s.mixerInstance!]: (n[s.mixerInstance!] ?? 0) + 1 }), {});
       expect(byInstance).toEqual({ one: 2, two: 2 });
       // Each room really exists on the instance it was placed on.
-      for (const space of await placed()) expect(await app.services.mixer.inspect(space.id)).toMatchObject({ instance: space.mixerInstance, room: space.mixerRoom });
+      for (const space of await placed()) expect(await inspectRoom(app, space.id)).toMatchObject({ instance: space.mixerInstance, room: space.mixerRoom });
     } finally {
       await app.stop();
       await db.close();
@@ -185,7 +190,8 @@ describe('two API instances on one Janus', () => {
       serveWeb: false,
       port: 0,
       host: '127.0.0.1',
-      mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }],
+      mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
+      mixerPlainRtp: true,
     });
     await other.start();
     try {
@@ -213,7 +219,7 @@ describe('two API instances on one Janus', () => {
       const [row] = await t.app.services.spaces.participantsByIds([speakerPid]);
       expect(row!.mixerParticipantId).toBeTypeOf('number');
       const rawSpaceId = Buffer.from(s, 'base64url').toString().split(':')[1]!;
-      const inRoom = async () => (await t.app.services.mixer.inspect(rawSpaceId))!.participants.map((p) => p.id);
+      const inRoom = async () => (await inspectRoom(t.app, rawSpaceId))!.participants.map((p) => p.id);
       expect(await inRoom()).toContain(row!.mixerParticipantId);
       await must(t, Q.remove, { s, u: speaker!.id }, host);
       await expect.poll(inRoom).not.toContain(row!.mixerParticipantId);
@@ -242,7 +248,7 @@ describe('Janus restart', () => {
     process.kill(janus.pid, 'SIGKILL');
     await expect.poll(() => janus.exited).toBe(true);
     await sub.waitFor((e) => e.kind === 'PARTICIPANT_UPDATED' && e.participant.audioConnected === false, 8000);
-    janus = await startJanus({ httpPort: port, adminKey: janus.adminKey });
+    janus = await startJanus({ httpPort: port, adminKey: janus.adminKey, apiSecret: janus.apiSecret });
     await sub.waitFor((e) => e.kind === 'AUDIO_RECONNECT', 10_000);
 
     await connect(s, host!, TONES.host);

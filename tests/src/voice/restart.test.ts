@@ -33,7 +33,7 @@ async function sessions(): Promise<number[]> {
 describe('API crash', () => {
   it('leaves no Janus session behind once the session timeout has passed', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/api-process.ts', import.meta.url).pathname], {
-      env: { ...process.env, TEST_DB_URL: db.url, JANUS_URL: janus.httpUrl, JANUS_ADMIN_KEY: janus.adminKey },
+      env: { ...process.env, TEST_DB_URL: db.url, JANUS_URL: janus.httpUrl, JANUS_ADMIN_KEY: janus.adminKey, JANUS_API_SECRET: janus.apiSecret },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const participantId = await new Promise<string>((resolve, reject) => {
@@ -61,7 +61,7 @@ describe('API crash', () => {
       serveWeb: false,
       port: 0,
       host: '127.0.0.1',
-      mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey }],
+      mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
     });
     try {
       await app.start();
