@@ -97,6 +97,6 @@ describe('health', () => {
     const base = await t.app.start();
     const res = await fetch(`${base}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', database: true });
+    expect(await res.json()).toEqual({ status: 'ok', database: true, voice: null });
   });
 });

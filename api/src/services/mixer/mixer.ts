@@ -134,7 +134,8 @@ export class Mixer {
     return {
       instance: (name: string | null) => this.#usable(name),
       place: async (space: SpaceRow) => {
-        await this.#ensureRoom(space);
+        // With every instance down there is nowhere to place it yet; placed once one is back.
+        if ([...this.#instances.values()].some((i) => i.isUp)) await this.#ensureRoom(space);
       },
       createRoom: (instance: JanusInstance, room: number) => this.#createRoom(instance, room),
       held: (spaceId: string) => [...this.#connections.values()].filter((c) => c.spaceId === spaceId),
