@@ -49,6 +49,7 @@ export interface ReconcilerOptions {
 
 type Trigger = 'change' | 'sweep';
 const LOCK_NAMESPACE = 0x5ace;
+const RECENT_CHANGE_MS = 1_000;
 
 /**
  * Makes each room match the database, like a controller: the desired state is the database's
@@ -62,6 +63,8 @@ export class Reconciler {
   readonly stats: ReconcileStats = { runs: 0, operations: 0, repairs: 0, failures: 0, lastFailure: null };
   readonly #rooms = new Map<string, { running: Promise<void>; again: Trigger | null }>();
   readonly #missingSince = new Map<string, number>();
+  /** When each room was last asked for because of a change: a sweep right after one is not a repair. */
+  readonly #changedAt = new Map<string, number>();
   readonly #waiting: (() => void)[] = [];
   #active = 0;
   #sweep: NodeJS.Timeout | null = null;
@@ -94,6 +97,7 @@ export class Reconciler {
   /** Queue the space's room; runs coalesce (a request while one runs makes one more run after it). */
   request(spaceId: string, trigger: Trigger = 'change'): Promise<void> {
     if (this.#stopped) return Promise.resolve();
+    if (trigger === 'change') this.#changedAt.set(spaceId, Date.now());
     const queued = this.#rooms.get(spaceId);
     if (queued) {
       if (queued.again !== 'change') queued.again = trigger;
@@ -179,6 +183,9 @@ export class Reconciler {
     const [space] = await this.db.select().from(spaces).where(eq(spaces.id, spaceId));
     if (!space) return;
     this.stats.runs++;
+    // A sweep that overtakes the run a fresh change asked for applies that change: not drift.
+    if (trigger === 'sweep' && Date.now() - (this.#changedAt.get(spaceId) ?? 0) < RECENT_CHANGE_MS) trigger = 'change';
+    if (space.state !== 'LIVE') this.#changedAt.delete(spaceId);
     const count = (what: string) => {
       this.stats.operations++;
       if (trigger === 'sweep') {
