@@ -220,12 +220,15 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         const initial: WsInitialContext = { connectionParams: ctx.connectionParams, req: ctx.extra.request, params };
         const enveloped = yoga.getEnveloped(initial as never);
         let document;
+        let errors;
+        // Limits (depth, aliases, cost, tokens) may throw from parse or validate: that answers
+        // this operation with BAD_USER_INPUT and leaves the socket and its other operations alone.
         try {
           document = enveloped.parse(params.query);
+          errors = enveloped.validate(enveloped.schema, document);
         } catch (error) {
           return [toGraphQLError(error)];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
         return {
           schema: enveloped.schema,

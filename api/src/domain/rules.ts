@@ -3,6 +3,7 @@
  * through. The API's services, the mixer control and the tests all ask these functions; nothing
  * else decides. Pure functions of plain values, so they are easy to test exhaustively.
  */
+import { cleanLine } from './text.ts';
 
 export type Role = 'HOST' | 'CO_HOST' | 'SPEAKER' | 'LISTENER';
 export type SpeakerPolicy = 'EVERYONE' | 'FOLLOWING' | 'INVITED';
@@ -142,11 +143,10 @@ export function isHeardAtMixer(p: { role: Role; muted: boolean; present: boolean
 /** The mute state a participant has in a role: listeners always muted. */
 export const effectiveMuted = (role: Role, muted: boolean) => (isOnStage(role) ? muted : true);
 
+/** A space title: one line of user text (the text policy in text.ts), 1–TITLE_MAX characters. */
 export function validateTitle(raw: string): { ok: true; title: string } | { ok: false; reason: string } {
-  const title = raw.trim().replace(/\s+/g, ' ');
-  if (title.length < 1) return { ok: false, reason: 'must not be empty' };
-  if ([...title].length > TITLE_MAX) return { ok: false, reason: `must be at most ${TITLE_MAX} characters` };
-  return { ok: true, title };
+  const verdict = cleanLine(raw, { max: TITLE_MAX });
+  return verdict.ok ? { ok: true, title: verdict.text } : verdict;
 }
 
 export const isReaction = (emoji: string): boolean => (REACTIONS as readonly string[]).includes(emoji);

@@ -15,14 +15,39 @@ export function encodeCursor(parts: (string | number)[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
-export function decodeCursor(after: string | null | undefined, arity: number): (string | number)[] | null {
+/** What each position of a cursor holds; every field is checked before it reaches SQL. */
+export type CursorField = 'uuid' | 'timestamp' | 'count' | 'role';
+type FieldValue<F extends CursorField> = F extends 'count' ? number : string;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const ROLES = new Set(['HOST', 'CO_HOST', 'SPEAKER', 'LISTENER']);
+
+const valid: Record<CursorField, (v: unknown) => boolean> = {
+  uuid: (v) => typeof v === 'string' && UUID.test(v),
+  timestamp: (v) => typeof v === 'string' && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v)),
+  count: (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 31,
+  role: (v) => typeof v === 'string' && ROLES.has(v),
+};
+
+/**
+ * Reads a cursor this server made. Cursors are opaque to clients, but a client can still send any
+ * string: one whose fields do not have exactly the expected kinds is BAD_USER_INPUT, never SQL.
+ */
+export function decodeCursor<const F extends readonly CursorField[]>(
+  after: string | null | undefined,
+  fields: F,
+): { [K in keyof F]: FieldValue<F[K]> } | null {
   if (after === null || after === undefined) return null;
-  try {
-    const parts = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(parts) && parts.length === arity && parts.every((p) => ['string', 'number'].includes(typeof p)))
-      return parts as (string | number)[];
-  } catch {
-    // fall through to the coded error
+  if (after.length <= 400) {
+    let parts: unknown;
+    try {
+      parts = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+    } catch {
+      parts = null; // not ours: the coded error below
+    }
+    if (Array.isArray(parts) && parts.length === fields.length && fields.every((f, i) => valid[f](parts[i])))
+      return parts as { [K in keyof F]: FieldValue<F[K]> };
   }
   throw badInput('after', 'not a valid cursor');
 }

@@ -1,8 +1,21 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
+/** The codes of the public contract, plus the masked one for our own failures. */
+const CONTRACT_CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'INTERNAL_SERVER_ERROR',
+]);
+
 /**
- * Every error a client can cause carries a contract code. Ours already do; what is left are
+ * Every error a client can cause carries a contract code: yoga's and graphql-js's own codes
+ * (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_REQUEST for a batch, a GET mutation or a
+ * body that is not JSON) become BAD_USER_INPUT. Ours already do; what is left are
  * parse, validation and variable-coercion errors (the query itself is wrong: BAD_USER_INPUT).
  * Masked unexpected errors keep INTERNAL_SERVER_ERROR.
  */
@@ -10,8 +23,7 @@ export function useErrorCodes(): Plugin {
   const tag = (errors: readonly GraphQLError[]) => {
     for (const error of errors) {
       const ext = error.extensions as Record<string, unknown>;
-      if (typeof ext.code === 'string' && ext.code !== 'GRAPHQL_VALIDATION_FAILED' && ext.code !== 'GRAPHQL_PARSE_FAILED')
-        continue;
+      if (typeof ext.code === 'string' && CONTRACT_CODES.has(ext.code)) continue;
       (error as { extensions: Record<string, unknown> }).extensions = { ...ext, code: 'BAD_USER_INPUT' };
     }
   };

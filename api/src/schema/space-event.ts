@@ -101,6 +101,12 @@ builder.subscriptionFields((t) => ({
         await events.return?.();
         throw notFound('No such space.');
       }
+      // Nothing more will happen in an ended space: say so at once and complete.
+      if (space.state === 'ENDED') {
+        await events.return?.();
+        const ended: SpaceEventPayload = { kind: 'SPACE_ENDED', spaceId, at: (space.endedAt ?? new Date()).toISOString() };
+        return transformStream(events, () => null, async () => (refresh(ctx, ended), ended));
+      }
       return transformStream(events, (event) => {
         refresh(ctx, event);
         const last = event.kind === 'SPACE_ENDED';

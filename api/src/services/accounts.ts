@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { sessions, users, type Database } from '@spaces/db';
+import { cleanLine } from '../domain/text.ts';
 import { badInput, conflict, isUniqueViolation, unauthenticated } from '../errors.ts';
 
 export type UserRow = typeof users.$inferSelect;
@@ -22,10 +23,9 @@ export function validateSignUp(input: SignUpInput): SignUpInput {
   const handle = input.handle.trim();
   if (!HANDLE.test(handle))
     throw badInput('handle', 'must be 3–15 characters: letters, digits or underscore');
-  const displayName = input.displayName.trim().replace(/\s+/g, ' ');
-  if (displayName.length < 1 || displayName.length > 50)
-    throw badInput('displayName', 'must be 1–50 characters');
-  if (/[\u0000-\u001f\u007f]/.test(displayName)) throw badInput('displayName', 'must not contain control characters');
+  const name = cleanLine(input.displayName, { max: 50 });
+  if (!name.ok) throw badInput('displayName', name.reason);
+  const displayName = name.text;
   if (input.password.length < 8) throw badInput('password', 'must be at least 8 characters');
   if (input.password.length > 256) throw badInput('password', 'must be at most 256 characters');
   return { handle, displayName, password: input.password };

@@ -62,7 +62,7 @@ export class Follows {
 
   /** Newest first, keyset-paginated on (follow time, user id). */
   async list(direction: 'followers' | 'following', userId: string, first: number, after: string | null | undefined) {
-    const cursor = decodeCursor(after, 2) as [string, string] | null;
+    const cursor = decodeCursor(after, ['timestamp', 'uuid']);
     const anchor = direction === 'followers' ? follows.followeeId : follows.followerId;
     const other = direction === 'followers' ? follows.followerId : follows.followeeId;
     const at = cursor ? new Date(cursor[0]) : null;

@@ -85,7 +85,7 @@ export class SpaceReads {
 
   /** Stage first (by role), then by join time. */
   async listParticipants(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined) {
-    const cursor = decodeCursor(after, 3) as [string, string, string] | null;
+    const cursor = decodeCursor(after, ['role', 'timestamp', 'uuid']);
     const rows = await this.db
       .select()
       .from(participants)
@@ -106,7 +106,7 @@ export class SpaceReads {
 
   /** LIVE spaces, most participants first. */
   async listLive(first: number, after: string | null | undefined) {
-    const cursor = decodeCursor(after, 2) as [number, string] | null;
+    const cursor = decodeCursor(after, ['count', 'uuid']);
     const count = sql<number>`(select count(*)::int from ${participants} p where p.space_id = ${spaces.id} and p.left_at is null)`;
     const ranked = this.db
       .select({ id: spaces.id, n: count.as('n') })
