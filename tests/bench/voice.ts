@@ -66,6 +66,7 @@ import {
   type BurstPlan,
 } from './voice/peers.ts';
 import { distribution, fmt, machineBusySince, machineJiffies, measureCpu, table, type CpuWindow, type Distribution } from './voice/measure.ts';
+import { graphqlClient, rawId, type BenchUser, type GraphqlClient } from './voice/api.ts';
 import { boundRun } from './bounds.ts';
 
 const env = process.env;
@@ -428,36 +429,8 @@ async function measureJanusCpu() {
 
 // ------------------------------------------------------------------ the API
 
-async function gql(query: string, variables: Record<string, unknown>, token?: string): Promise<any> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const response = await app!.yoga.fetch('http://spaces.bench/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors?.length || !body.data) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
-
-/** The database id inside a global id ("Type:id", base64). */
-const rawId = (globalId: string) => Buffer.from(globalId, 'base64url').toString().split(':')[1]!;
-
-interface BenchUser {
-  userId: string;
-  token: string;
-  participantId?: string;
-}
-
-async function signUp(prefix: string): Promise<BenchUser> {
-  const handle = `${prefix}${randomBytes(4).toString('hex')}`.slice(0, 15);
-  const data = await gql(`mutation($i: SignUpInput!) { signUp(input: $i) { token user { id } } }`, {
-    i: { handle, displayName: handle, password: 'correct horse battery' },
-  });
-  return { userId: rawId(data.signUp.user.id), token: data.signUp.token };
-}
-
-async function participantIdOf(space: string, user: BenchUser) {
-  const data = await gql(`query($s: ID!) { space(id: $s) { viewerParticipant { id } } }`, { s: space }, user.token);
-  return rawId(data.space.viewerParticipant.id);
-}
+/** The API's GraphQL endpoint, in process (users, the space, participants). */
+let graphql: GraphqlClient | undefined;
 
 // ------------------------------------------------------------------ (3) connect
 
@@ -471,7 +444,7 @@ async function measureConnect(space: string, spaceRawId: string, users: BenchUse
       notes.push(`connect: stopped after ${api.length} tries (time budget)`);
       break;
     }
-    user.participantId ??= await participantIdOf(space, user);
+    user.participantId ??= await graphql!.participantIdOf(space, user);
     const endpoint = track(await OnsetListener.open());
     try {
       const t0 = performance.now();
@@ -571,14 +544,15 @@ async function main() {
     rateLimits: { signInPerMinutePerClient: 10_000, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 10_000 },
   });
   await app.start();
-  const host = await signUp('vh');
-  const ear = await signUp('ve');
-  const others = await Promise.all(Array.from({ length: CONNECT_TRIES }, () => signUp('vc')));
-  const created = await gql(`mutation { createSpace(input: { title: "Voice bench", speakerPolicy: EVERYONE }) { id } }`, {}, host.token);
+  graphql = graphqlClient(app);
+  const host = await graphql.signUp('vh');
+  const ear = await graphql.signUp('ve');
+  const others = await Promise.all(Array.from({ length: CONNECT_TRIES }, () => graphql!.signUp('vc')));
+  const created = await graphql.gql(`mutation { createSpace(input: { title: "Voice bench", speakerPolicy: EVERYONE }) { id } }`, {}, host.token);
   const space = created.createSpace.id as string;
-  for (const u of [ear, ...others]) await gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, u.token);
-  host.participantId = await participantIdOf(space, host);
-  ear.participantId = await participantIdOf(space, ear);
+  for (const u of [ear, ...others]) await graphql.gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, u.token);
+  host.participantId = await graphql.participantIdOf(space, host);
+  ear.participantId = await graphql.participantIdOf(space, ear);
   log('API up: space live, host (speaker) and listeners joined');
 
   const speaker = await measureDelay(

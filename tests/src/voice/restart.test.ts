@@ -69,5 +69,5 @@ describe('API crash', () => {
     } finally {
       await app.stop();
     }
-  }, 30_000);
+  }, 60_000);
 });

@@ -64,6 +64,27 @@ export class AudioState {
     return this.#update(participantId, NO_AUDIO, mixerId === null ? undefined : eq(participants.mixerParticipantId, mixerId));
   }
 
+  /** Many connections are gone at once (their Janus went away): one transaction, events per participant. */
+  async forgetMany(connections: { participantId: string; mixerId: number }[]): Promise<void> {
+    if (connections.length === 0) return;
+    const wanted = new Map(connections.map((c) => [c.participantId, c.mixerId]));
+    const changes = await this.db.transaction(async (tx) => {
+      const before = await tx.select().from(participants).where(inArray(participants.id, [...wanted.keys()])).for('update');
+      const current = before.filter((p) => p.mixerParticipantId !== null && p.mixerParticipantId === wanted.get(p.id));
+      if (current.length === 0) return [];
+      const after = await tx.update(participants).set(NO_AUDIO).where(inArray(participants.id, current.map((p) => p.id))).returning();
+      return current.map((b) => ({ before: b, after: after.find((a) => a.id === b.id)! }));
+    });
+    const bySpace = new Map<string, Effects>();
+    for (const { before, after } of changes) {
+      let fx = bySpace.get(after.spaceId);
+      if (!fx) bySpace.set(after.spaceId, (fx = new Effects(after.spaceId)));
+      audioEvents(fx, before, after);
+      fx.participant(before, after);
+    }
+    for (const fx of bySpace.values()) this.dispatcher.dispatch(fx);
+  }
+
   /**
    * Voice activity from the mixer's talking events. Compared and written in one statement, so an
    * event cannot be lost to a stale read; only someone the mixer lets through can be speaking.

@@ -105,29 +105,34 @@ export class Mixer {
   }
 
   async #instanceUp(instance: JanusInstance, afterLoss: boolean) {
-    // Records of connections that went with an API or Janus restart are corrected before we serve.
-    if (await this.reconciler.sweep(instance, 'change')) {
-      await new Promise((r) => setTimeout(r, this.reconciler.missingGraceMs + 50));
-      await this.reconciler.sweep(instance, 'change');
-    }
-    if (!afterLoss) return;
-    // Clients lost their audio with it: tell each live space on it to connect again.
     const live = await this.db
       .select({ id: spaces.id })
       .from(spaces)
       .where(and(eq(spaces.state, 'LIVE'), eq(spaces.mixerInstance, instance.name)));
-    for (const { id } of live) this.dispatcher.publish(id, { kind: 'AUDIO_RECONNECT' });
+    // Each room is restored first; after a loss its clients are told at once to connect again.
+    await Promise.all(
+      live.map(async ({ id }) => {
+        await this.reconciler.request(id);
+        if (afterLoss) this.dispatcher.publish(id, { kind: 'AUDIO_RECONNECT' });
+      }),
+    );
+    // Records of connections that went with an API or Janus restart are corrected before we
+    // serve: one that is still missing after the grace period is gone.
+    if (this.reconciler.anyMissing(live.map((l) => l.id))) {
+      await new Promise((r) => setTimeout(r, this.reconciler.missingGraceMs + 50));
+      await Promise.all(live.map(({ id }) => this.reconciler.request(id)));
+    }
   }
 
   /** Janus went away: every connection on it is gone. */
   async #instanceDown(instance: JanusInstance) {
-    for (const c of [...this.#connections.values()]) if (c.instance === instance.name) this.#drop(c);
+    for (const c of [...this.#connections.values()]) if (c.instance === instance.name) this.#drop(c, { record: false });
     const affected = await this.db
       .select({ id: participants.id, mixerId: participants.mixerParticipantId })
       .from(participants)
       .innerJoin(spaces, eq(spaces.id, participants.spaceId))
       .where(and(eq(spaces.mixerInstance, instance.name), eq(spaces.state, 'LIVE'), isNotNull(participants.mixerParticipantId)));
-    for (const p of affected) await this.audio.forget(p.id, p.mixerId);
+    await this.audio.forgetMany(affected.map((p) => ({ participantId: p.id, mixerId: p.mixerId! })));
   }
 
   #roomOwner() {
@@ -313,11 +318,11 @@ export class Mixer {
   }
 
   /** A connection ended without us (hang-up, kick, room gone): forget it, and the host is away. */
-  #drop(c: Connection) {
+  #drop(c: Connection, { record = true } = {}) {
     this.#connections.delete(c.participantId);
     c.closing = true;
     void this.#detach(c.handle);
-    void this.#record(this.audio.forget(c.participantId, c.mixerId), c, 'drop');
+    if (record) void this.#record(this.audio.forget(c.participantId, c.mixerId), c, 'drop');
     void this.#hostAudio(c, false);
   }
 

@@ -48,8 +48,16 @@ export interface ReconcilerOptions {
 }
 
 type Trigger = 'change' | 'sweep';
+
+interface RoomQueue {
+  /** A run to do after the current one (a change outranks a sweep). */
+  pending: Trigger | null;
+  /** Callers waiting for the next run to finish. */
+  waiters: (() => void)[];
+  drained: Promise<void>;
+  markDrained: () => void;
+}
 const LOCK_NAMESPACE = 0x5ace;
-const RECENT_CHANGE_MS = 1_000;
 
 /**
  * Makes each room match the database, like a controller: the desired state is the database's
@@ -61,13 +69,19 @@ const RECENT_CHANGE_MS = 1_000;
  */
 export class Reconciler {
   readonly stats: ReconcileStats = { runs: 0, operations: 0, repairs: 0, failures: 0, lastFailure: null };
-  readonly #rooms = new Map<string, { running: Promise<void>; again: Trigger | null }>();
+  readonly #rooms = new Map<string, RoomQueue>();
   readonly #missingSince = new Map<string, number>();
-  /** When each room was last asked for because of a change: a sweep right after one is not a repair. */
+  /**
+   * When each room was last asked for because of a change, and when its last run began: a sweep
+   * that reaches a change before the run it asked for applies that change — not drift.
+   */
   readonly #changedAt = new Map<string, number>();
-  readonly #waiting: (() => void)[] = [];
+  readonly #lastRunAt = new Map<string, number>();
+  /** Runs waiting for a slot: those a change asked for go before the periodic sweep's. */
+  readonly #waiting: Record<Trigger, (() => void)[]> = { change: [], sweep: [] };
   #active = 0;
   #sweep: NodeJS.Timeout | null = null;
+  #sweeping = false;
   #stopped = false;
 
   constructor(
@@ -84,37 +98,52 @@ export class Reconciler {
   }
 
   start(): void {
-    this.#sweep ??= setInterval(() => void this.sweep(), this.options.sweepMs);
+    // A sweep that is still going when the next is due is not doubled up.
+    this.#sweep ??= setInterval(() => {
+      if (this.#sweeping) return;
+      this.#sweeping = true;
+      void this.sweep().finally(() => (this.#sweeping = false));
+    }, this.options.sweepMs);
     this.#sweep.unref();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#sweep) clearInterval(this.#sweep);
-    await Promise.allSettled([...this.#rooms.values()].map((r) => r.running));
+    await Promise.allSettled([...this.#rooms.values()].map((q) => q.drained));
   }
 
-  /** Queue the space's room; runs coalesce (a request while one runs makes one more run after it). */
+  /**
+   * Queues the space's room. Requests coalesce: while a run is going, any number of requests make
+   * one more run after it. Resolves once a run that started after this call has finished.
+   */
   request(spaceId: string, trigger: Trigger = 'change'): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     if (trigger === 'change') this.#changedAt.set(spaceId, Date.now());
-    const queued = this.#rooms.get(spaceId);
-    if (queued) {
-      if (queued.again !== 'change') queued.again = trigger;
-      return queued.running;
+    let queue = this.#rooms.get(spaceId);
+    if (!queue) {
+      let drained!: () => void;
+      const done = new Promise<void>((resolve) => (drained = resolve));
+      queue = { pending: null, waiters: [], drained: done, markDrained: drained };
+      this.#rooms.set(spaceId, queue);
+      void this.#drain(spaceId, queue);
     }
-    const entry = { running: Promise.resolve(), again: null as Trigger | null };
-    entry.running = (async () => {
-      let next: Trigger | null = trigger;
-      while (next && !this.#stopped) {
-        entry.again = null;
-        await this.#run(spaceId, next);
-        next = entry.again;
-      }
-      this.#rooms.delete(spaceId);
-    })();
-    this.#rooms.set(spaceId, entry);
-    return entry.running;
+    if (queue.pending !== 'change') queue.pending = trigger;
+    return new Promise<void>((resolve) => queue.waiters.push(resolve));
+  }
+
+  async #drain(spaceId: string, queue: RoomQueue) {
+    await Promise.resolve(); // let the request that created the queue register first
+    while (queue.pending && !this.#stopped) {
+      const trigger = queue.pending;
+      const waiters = queue.waiters.splice(0);
+      queue.pending = null;
+      await this.#run(spaceId, trigger);
+      for (const resolve of waiters) resolve();
+    }
+    this.#rooms.delete(spaceId);
+    for (const resolve of queue.waiters.splice(0)) resolve();
+    queue.markDrained();
   }
 
   /**
@@ -133,12 +162,17 @@ export class Reconciler {
       });
     const rooms = live.filter((s) => s.instance === null || this.owner.instance(s.instance));
     await Promise.all(rooms.map((s) => this.request(s.id, trigger)));
-    const ids = new Set(rooms.map((s) => s.id));
+    return this.anyMissing(rooms.map((s) => s.id));
+  }
+
+  /** Whether a connection the database expects in one of these rooms is missing but within its grace. */
+  anyMissing(spaceIds: string[]): boolean {
+    const ids = new Set(spaceIds);
     return [...this.#missingSince.keys()].some((key) => ids.has(key.split(':')[0]!));
   }
 
   async #run(spaceId: string, trigger: Trigger) {
-    await this.#slot();
+    await this.#slot(trigger);
     try {
       await this.#locked(spaceId, () => this.#reconcile(spaceId, trigger));
     } catch (error) {
@@ -157,16 +191,16 @@ export class Reconciler {
     console.error(`[mixer] reconcile failed: ${what}`, expected ? '' : error);
   }
 
-  async #slot() {
+  async #slot(trigger: Trigger) {
     if (this.#active < this.options.concurrency) {
       this.#active++;
       return;
     }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    await new Promise<void>((resolve) => this.#waiting[trigger].push(resolve));
   }
 
   #release() {
-    const next = this.#waiting.shift();
+    const next = this.#waiting.change.shift() ?? this.#waiting.sweep.shift();
     if (next) next();
     else this.#active--;
   }
@@ -180,12 +214,16 @@ export class Reconciler {
   }
 
   async #reconcile(spaceId: string, trigger: Trigger) {
+    const startedAt = Date.now();
     const [space] = await this.db.select().from(spaces).where(eq(spaces.id, spaceId));
     if (!space) return;
     this.stats.runs++;
-    // A sweep that overtakes the run a fresh change asked for applies that change: not drift.
-    if (trigger === 'sweep' && Date.now() - (this.#changedAt.get(spaceId) ?? 0) < RECENT_CHANGE_MS) trigger = 'change';
-    if (space.state !== 'LIVE') this.#changedAt.delete(spaceId);
+    if (trigger === 'sweep' && (this.#changedAt.get(spaceId) ?? 0) >= (this.#lastRunAt.get(spaceId) ?? 0)) trigger = 'change';
+    this.#lastRunAt.set(spaceId, startedAt);
+    if (space.state !== 'LIVE') {
+      this.#changedAt.delete(spaceId);
+      this.#lastRunAt.delete(spaceId);
+    }
     const count = (what: string) => {
       this.stats.operations++;
       if (trigger === 'sweep') {
@@ -290,8 +328,8 @@ export class Reconciler {
     }
   }
 
-  /** For tests and benchmarks: resolves when the room has no run queued or running. */
-  async settled(spaceId: string): Promise<void> {
-    while (this.#rooms.has(spaceId)) await this.#rooms.get(spaceId)!.running;
+  /** For tests and benchmarks: resolves once the room has been compared after this call. */
+  settled(spaceId: string): Promise<void> {
+    return this.request(spaceId);
   }
 }
