@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Spaces needs and is missing, then returns. Idempotent: a second run does nothing.
 #   bootstrap.sh start  — node modules; Janus (for voice)
-#   bootstrap.sh test   — node modules; PostgreSQL server, Janus, Chromium (for the suites)
+#   bootstrap.sh test   — node modules; PostgreSQL server, Janus, Chromium, coturn (for the suites)
 #   bootstrap.sh bench  — as test
 # As root it installs Debian packages itself; otherwise it says what to run.
 set -euo pipefail
@@ -43,6 +43,8 @@ case "$mode" in
     have_pg_server || need+=(postgresql)
     command -v janus >/dev/null 2>&1 || [ -x /usr/bin/janus ] || need+=(janus)
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    # The TURN suite (tests/src/netns/turn.test.ts) runs its own coturn.
+    command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need+=(coturn)
     # The WebRTC and browser suites make a network namespace with ip (iproute2).
     command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
     ;;
@@ -57,8 +59,8 @@ if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    # Debian starts a system PostgreSQL and Janus on install; Spaces runs its own.
-    for svc in postgresql janus; do
+    # Debian starts a system PostgreSQL, Janus and coturn on install; Spaces runs its own.
+    for svc in postgresql janus coturn; do
       if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
       service "$svc" stop >/dev/null 2>&1 || true
     done

@@ -10,15 +10,23 @@ import { buildContext, type Context, type Services } from './context.ts';
 import { schema } from './schema/index.ts';
 import { Accounts } from './services/accounts.ts';
 import { Follows } from './services/follows.ts';
+import { SpacesBars } from './services/bars.ts';
+import { LiveSessions } from './services/live-sessions.ts';
 import { Dispatcher, Spaces } from './services/spaces/index.ts';
 import { Mixer } from './services/mixer/mixer.ts';
 import { createInProcessBus, createPostgresBus, type EventBus } from './pubsub.ts';
-import { RateLimiter } from './lib/rate-limit.ts';
+import { memoryLimiterStore, postgresLimiterStore } from './lib/rate-limit.ts';
+import { Limits } from './services/limits.ts';
+import { clientKeyOf, compileTrust } from './lib/client-address.ts';
+import { capSocketsPerClient } from './lib/socket-cap.ts';
+import { IceServers } from './services/ice.ts';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
 import { useSessionCookie } from './plugins/useSessionCookie.ts';
 import { useCsrf } from './plugins/useCsrf.ts';
 import { useLimits } from './plugins/useLimits.ts';
 import { useErrorCodes } from './plugins/useErrorCodes.ts';
+import { useMetrics } from './plugins/useMetrics.ts';
+import { Metrics } from './metrics.ts';
 import { serveWeb } from './web.ts';
 import { unauthenticated } from './errors.ts';
 import { subscribeShared } from './lib/shared-execution.ts';
@@ -33,11 +41,15 @@ const MAX_BUFFERED_BYTES = 1_000_000;
  * fan-out (tests/bench/fanout.ts). Here a send is handed to the socket and confirmed at once;
  * backpressure is instead a bound on what may wait unread per socket.
  */
-function sendWithoutWaiting(socket: WebSocket) {
+function sendWithoutWaiting(socket: WebSocket, delivered: () => void) {
   const send = socket.send.bind(socket);
   socket.send = ((data: string, callback?: (error?: Error) => void) => {
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) socket.close(1013, 'Too slow: reconnect and refetch');
-    else send(data);
+    else {
+      send(data);
+      // graphql-ws writes {"id":…,"type":"next",…}: a subscription result (or a query's) sent.
+      if (data.lastIndexOf('"type":"next"', 80) !== -1) delivered();
+    }
     callback?.();
   }) as typeof socket.send;
 }
@@ -107,27 +119,46 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const sessionTtlMs = config.sessionTtlDays * 86_400_000;
   // Everything a committed change causes (events, spaces-bar activity, rooms to reconcile) leaves here.
   const dispatcher = new Dispatcher(events);
-  const spaces = new Spaces(database.db, dispatcher, config.hostGraceMs);
+  // Limit counters live where every instance sees them: PostgreSQL, or memory with PGlite.
+  const limiterUrl = database.kind === 'postgres' ? (database.url ?? config.databaseUrl) : undefined;
+  const limits = new Limits(limiterUrl ? await postgresLimiterStore(limiterUrl) : memoryLimiterStore(), config.rateLimits);
+  const spaces = new Spaces(database.db, dispatcher, config.hostGraceMs, limits.reaction);
   const mixer = new Mixer(database.db, database.sql, spaces, dispatcher, config.mixers, {
     prebuffering: config.mixerPrebuffering,
     sweepMs: config.mixerSweepMs,
     allowPlainRtp: config.mixerPlainRtp,
   });
+  const metrics = new Metrics(database.db, mixer);
+  limits.store.onRefused = (name) => metrics.limited.inc({ limit: name });
+  // Every publish, whichever service makes it, is counted by topic.
+  const publish = events.pubsub.publish.bind(events.pubsub) as (topic: string, ...rest: unknown[]) => void;
+  events.pubsub.publish = ((topic: string, ...rest: unknown[]) => {
+    metrics.published.inc({ topic });
+    publish(topic, ...rest);
+  }) as typeof events.pubsub.publish;
+  const follows = new Follows(database.db);
+  // Sockets by session: a revoked session (on any instance: the `session` topic) or an expired
+  // one closes them.
+  const liveSessions = new LiveSessions(events.pubsub);
   const services: Services = {
     db: database.db,
-    accounts: new Accounts(database.db, sessionTtlMs),
-    follows: new Follows(database.db),
+    accounts: new Accounts(database.db, sessionTtlMs, (sessionId) =>
+      events.pubsub.publish('session', { sessionId, at: new Date().toISOString() }),
+    ),
+    follows,
     spaces,
     mixer,
     events,
-    limits: {
-      signInByClient: new RateLimiter(config.rateLimits.signInPerMinutePerClient, 60_000),
-      signInByHandle: new RateLimiter(config.rateLimits.signInPerMinutePerHandle, 60_000),
-      signUp: new RateLimiter(config.rateLimits.signUpPerHourPerClient, 3_600_000),
-      // Each connectAudio makes a Janus handle: reconnecting is normal, a storm is not.
-      connectAudio: new RateLimiter(config.rateLimits.connectAudioPerMinutePerUser, 60_000),
-    },
+    bars: new SpacesBars(events.pubsub, spaces, follows),
+    ice: new IceServers(config.ice),
+    limits,
   };
+
+  // Who the client is, for limits: the peer address, or per TRUST_PROXY (lib/client-address.ts).
+  // A WebSocket's key is taken once at the upgrade (its socket's address is gone once closed).
+  const trust = compileTrust(config.trustProxy);
+  const socketKeys = new WeakMap<IncomingMessage, string>();
+  const keyOfRequest = (req: IncomingMessage | undefined) => (req && socketKeys.get(req)) ?? clientKeyOf(req, trust);
 
   const cookies = useSessionCookie({
     secure: config.publicOrigins.some((o) => o.startsWith('https:')),
@@ -151,20 +182,21 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     // Unexpected errors reach clients as INTERNAL_SERVER_ERROR; the original goes to the log only.
     maskedErrors: { maskError },
     logging: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'error',
-    plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), cookies.plugin],
+    plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), useMetrics(metrics), cookies.plugin],
     context: async (initial) => {
       const request = (initial as { request?: Request }).request;
       if (request) {
         const auth = await authenticate(request.headers, new URL(request.url).origin);
         if (request.headers.get('authorization') && !auth) throw unauthenticated('Invalid or expired token.');
-        return buildContext(services, auth, clientKeyOf(request.headers), cookies.setFor(request));
+        const req = (initial as { req?: IncomingMessage }).req;
+        return buildContext(services, auth, keyOfRequest(req), cookies.setFor(request));
       }
       // GraphQL over WebSocket: connectionParams.authToken, else the upgrade request's cookie.
       const { connectionParams, req } = initial as unknown as WsInitialContext;
       const headers = headersOf(req);
       const token = connectionParams?.authToken;
       const auth = typeof token === 'string' ? await services.accounts.authenticate(token) : await authenticate(headers);
-      return buildContext(services, auth, clientKeyOf(headers));
+      return buildContext(services, auth, keyOfRequest(req));
     },
   });
 
@@ -180,35 +212,82 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       }
       return yoga(req, res);
     }
-    if (path === '/healthz') {
+    // Liveness: the process serves requests. Readiness: it can do its work — the database
+    // answers, and voice has at least one Janus when any is configured (each one's state is in
+    // the body; one down still leaves the others serving). /healthz is readiness, as before.
+    if (path === '/livez') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ status: 'ok' }));
+    }
+    if (path === '/healthz' || path === '/readyz') {
       const ok = await database.db.execute('select 1').then(() => true, () => false);
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
       const voice = mixer.available ? mixer.status() : null;
+      const voiceOk = !voice || voice.instances.some((i) => i.up);
+      res.writeHead(ok && voiceOk ? 200 : 503, { 'content-type': 'application/json' });
       const degraded = !ok || !!voice?.instances.some((i) => !i.up);
       return res.end(JSON.stringify({ status: degraded ? 'degraded' : 'ok', database: ok, voice }));
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      return res.end(await metrics.registry.metrics());
     }
     if (web) return web(req, res);
     res.writeHead(404).end();
   });
 
   // GraphQL over WebSocket on the same path (graphql-transport-ws protocol).
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 100_000 });
-  wss.on('connection', sendWithoutWaiting);
+  // At most MAX_SOCKETS_PER_CLIENT open sockets per client address: past it, HTTP 429.
+  const socketCap = capSocketsPerClient(config.maxSocketsPerClient, (req) => {
+    const key = clientKeyOf(req, trust);
+    socketKeys.set(req, key);
+    return key;
+  });
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 100_000, verifyClient: socketCap.verifyClient });
+  wss.on('connection', (socket) => {
+    sendWithoutWaiting(socket, () => metrics.delivered.inc());
+    metrics.sockets.inc();
+    socket.once('close', () => metrics.sockets.dec());
+  });
+  // Subscriptions per socket, counted when scraped.
+  const wsContexts = new Set<{ subscriptions: Record<string, unknown> }>();
+  metrics.activeSubscriptions = () => {
+    let n = 0;
+    for (const ctx of wsContexts) n += Object.keys(ctx.subscriptions).length;
+    return n;
+  };
+  // The event bus lost its LISTEN connection and has it back (e.g. PostgreSQL restarted): events
+  // published meanwhile never reached this instance's subscriptions. Close every socket with 1012
+  // (Service Restart), which graphql-ws clients retry: they reconnect, resubscribe (spacesBar
+  // sends a fresh bar) and refetch what they show (the PWA does on every reconnect).
+  const stopMissedEvents = events.onMissedEvents(() => {
+    for (const client of wss.clients) client.close(1012, 'Events may have been missed: reconnect and refetch');
+  });
   // Operations run through yoga's envelop, so limits, masking and context match HTTP.
   const wsServer = useServer<{ authToken?: unknown }, { request: IncomingMessage }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       // Each event is executed once per (document, variables[, viewer]) and the result shared.
       subscribe: (args) => subscribeShared(args, maskError) as never,
-      onConnect: async (ctx) => {
+      onClose: (ctx) => {
+        wsContexts.delete(ctx);
+      },
+      onConnect: retryOnFailure(async (ctx) => {
         const token = ctx.connectionParams?.authToken;
         // A token that does not authenticate closes the socket (4403 Forbidden) instead of
         // silently continuing signed out.
-        if (token !== undefined && (typeof token !== 'string' || !(await services.accounts.authenticate(token))))
-          return false;
+        if (token !== undefined && typeof token !== 'string') return false;
+        const auth =
+          token !== undefined ? await services.accounts.authenticate(token) : await authenticate(headersOf(ctx.extra.request));
+        if (token !== undefined && !auth) return false;
+        // The socket lives as long as its session: signing out or expiry closes it (4403).
+        const { socket } = ctx.extra;
+        if (auth && socket.readyState === socket.OPEN) {
+          const forget = liveSessions.track(auth.sessionId, auth.expiresAt, () => socket.close(4403, 'Forbidden'));
+          socket.once('close', forget);
+        }
         return true;
-      },
-      onSubscribe: async (ctx, _id, params) => {
+      }, false),
+      onSubscribe: retryOnFailure(async (ctx, _id, params) => {
         // Each subscription holds a listener and a context: bound them per socket.
         // graphql-ws has already counted this one in ctx.subscriptions.
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET)
@@ -217,6 +296,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
               extensions: { code: 'RATE_LIMITED', retryAfterMs: 1000 },
             }),
           ];
+        wsContexts.add(ctx);
         const initial: WsInitialContext = { connectionParams: ctx.connectionParams, req: ctx.extra.request, params };
         const enveloped = yoga.getEnveloped(initial as never);
         let document;
@@ -238,7 +318,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
           contextValue: await enveloped.contextFactory(),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
-      },
+      }, [new GraphQLError('Try again later.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })]),
     },
     wss,
   );
@@ -270,6 +350,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     async stop() {
       if (janitor) clearInterval(janitor);
       await mixer.stop();
+      services.bars.close();
+      liveSessions.close();
+      stopMissedEvents();
       await wsServer.dispose();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -278,10 +361,33 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
       await events.close();
+      await limits.close();
       if (ownsDatabase) await database.close();
     },
   };
   return app;
+}
+
+/**
+ * graphql-ws closes the socket with 4500 when a hook throws, and graphql-ws clients (the PWA's
+ * too) never retry after 4500: they stay disconnected. A hook throws when the database is briefly
+ * unreachable (authentication or the context need it; seen while PostgreSQL restarted, in
+ * tests/src/faults/postgres-restart.test.ts), which is no reason to give up. So a failing hook
+ * closes the socket with 1013 (Try Again Later) instead: the client reconnects and resubscribes.
+ */
+function retryOnFailure<A extends [{ extra: { socket: WebSocket } }, ...unknown[]], R>(
+  hook: (...args: A) => Promise<R>,
+  failed: R,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await hook(...args);
+    } catch (error) {
+      console.error('[ws] a connection could not be served (closed with 1013: retry)', error);
+      args[0].extra.socket.close(1013, 'Try again later');
+      return failed;
+    }
+  };
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -291,11 +397,6 @@ function headersOf(req: IncomingMessage): Headers {
     else if (Array.isArray(value)) for (const v of value) headers.append(key, v);
   }
   return headers;
-}
-
-function clientKeyOf(headers: Headers): string {
-  // Behind a trusted proxy the first X-Forwarded-For hop is the client; direct, it is absent.
-  return headers.get('x-forwarded-for')?.split(',')[0]?.trim() || headers.get('x-real-ip') || 'direct';
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

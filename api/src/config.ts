@@ -1,3 +1,6 @@
+import type { IceConfig } from './services/ice.ts';
+import { parseTrustProxy, type TrustProxy } from './lib/client-address.ts';
+
 /** Everything configurable, from the environment (documented in the README; listed in turbo.json). */
 export interface Config {
   port: number;
@@ -22,14 +25,51 @@ export interface Config {
   mixerSweepMs: number;
   /** Lets plain-RTP participants join rooms (gateways, tests); never from the environment. */
   mixerPlainRtp: boolean;
-  /** Abuse limits per client address (and, for sign-in, per handle). */
+  /** STUN/TURN handed to clients by the iceServers query (STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL_SECONDS). */
+  ice: IceConfig;
+  /**
+   * Which X-Forwarded-For hops to believe (TRUST_PROXY): off, a hop count, or proxy addresses.
+   * Off: limits key on the TCP peer address (lib/client-address.ts).
+   */
+  trustProxy: TrustProxy;
+  /** Open WebSockets one client address may hold on one instance (MAX_SOCKETS_PER_CLIENT). */
+  maxSocketsPerClient: number;
+  /**
+   * Abuse limits (services/limits.ts), counted in PostgreSQL across all instances (in memory
+   * with PGlite). Clients are keyed by address (IPv6 by /64), users by id.
+   */
   rateLimits: {
+    /** Sign-in attempts from one client, any handle (clients that know the handle are exempt). */
     signInPerMinutePerClient: number;
+    /** Sign-in attempts for one handle from all clients that have not signed in to it recently. */
     signInPerMinutePerHandle: number;
+    /** Sign-in attempts for one handle from one client, known or not. */
+    signInPerMinutePerHandleAndClient: number;
+    /** How long a client that signed in to a handle stays exempt from the two limits above. */
+    signInKnownClientDays: number;
     signUpPerHourPerClient: number;
     connectAudioPerMinutePerUser: number;
+    /** Raising or lowering a hand, any space. */
+    requestToSpeakPerMinutePerUser: number;
+    /** joinSpace and leaveSpace together, any space. */
+    joinLeavePerMinutePerUser: number;
+    /** follow and unfollow together. */
+    followPerMinutePerUser: number;
   };
 }
+
+/** The defaults of Config.rateLimits. */
+export const DEFAULT_RATE_LIMITS: Config['rateLimits'] = {
+  signInPerMinutePerClient: 30,
+  signInPerMinutePerHandle: 20,
+  signInPerMinutePerHandleAndClient: 10,
+  signInKnownClientDays: 30,
+  signUpPerHourPerClient: 20,
+  connectAudioPerMinutePerUser: 20,
+  requestToSpeakPerMinutePerUser: 30,
+  joinLeavePerMinutePerUser: 60,
+  followPerMinutePerUser: 60,
+};
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 3000);
@@ -49,8 +89,38 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     mixerPrebuffering: prebuffering(env.JANUS_PREBUFFERING),
     mixerSweepMs: sweepMs(env.VOICE_SWEEP_MS),
     mixerPlainRtp: false,
-    rateLimits: { signInPerMinutePerClient: 30, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 20, connectAudioPerMinutePerUser: 20 },
+    ice: iceFromEnv(env),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    maxSocketsPerClient: maxSockets(env.MAX_SOCKETS_PER_CLIENT),
+    rateLimits: { ...DEFAULT_RATE_LIMITS },
   };
+}
+
+function maxSockets(raw: string | undefined): number {
+  const value = Number(raw ?? 20);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`MAX_SOCKETS_PER_CLIENT must be a whole number of at least 1, got "${raw}"`);
+  return value;
+}
+
+function iceFromEnv(env: NodeJS.ProcessEnv): IceConfig {
+  const list = (name: string, scheme: 'stun' | 'turn') =>
+    (env[name] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((url) => {
+        if (!url.startsWith(`${scheme}:`) && !url.startsWith(`${scheme}s:`))
+          throw new Error(`${name}: "${url}" must be a ${scheme}: or ${scheme}s: URL (e.g. ${scheme}:${scheme}.example.org:3478)`);
+        return url;
+      });
+  const turnUrls = list('TURN_URLS', 'turn');
+  const turnSecret = env.TURN_SECRET || undefined;
+  if (turnUrls.length > 0 && !turnSecret) throw new Error("TURN_URLS needs TURN_SECRET (coturn's static-auth-secret, with use-auth-secret)");
+  const turnTtlSeconds = Number(env.TURN_TTL_SECONDS ?? 3600);
+  if (!Number.isInteger(turnTtlSeconds) || turnTtlSeconds < 60 || turnTtlSeconds > 86_400)
+    throw new Error(`TURN_TTL_SECONDS must be an integer 60–86400, got "${env.TURN_TTL_SECONDS}"`);
+  return { stunUrls: list('STUN_URLS', 'stun'), turnUrls, turnSecret, turnTtlSeconds };
 }
 
 function parseJanusUrls(raw: string | undefined, adminKey: string | undefined, apiSecret: string | undefined) {

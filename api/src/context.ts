@@ -6,7 +6,9 @@ import type { Follows } from './services/follows.ts';
 import type { ParticipantRow, SpaceRow, Spaces } from './services/spaces/index.ts';
 import type { Mixer } from './services/mixer/mixer.ts';
 import type { EventBus } from './pubsub.ts';
-import type { RateLimiter } from './lib/rate-limit.ts';
+import type { SpacesBars } from './services/bars.ts';
+import type { Limits } from './services/limits.ts';
+import type { IceServers } from './services/ice.ts';
 
 /** Long-lived parts shared by every request of one app instance. */
 export interface Services {
@@ -16,7 +18,11 @@ export interface Services {
   spaces: Spaces;
   mixer: Mixer;
   events: EventBus;
-  limits: { signInByClient: RateLimiter; signInByHandle: RateLimiter; signUp: RateLimiter; connectAudio: RateLimiter };
+  /** The spaces bars open on this instance, kept current from activity events. */
+  bars: SpacesBars;
+  /** STUN/TURN for clients, TURN credentials per user (iceServers query). */
+  ice: IceServers;
+  limits: Limits;
 }
 
 export interface Viewer {
@@ -28,7 +34,7 @@ export interface Context {
   services: Services;
   viewer: UserRow | null;
   sessionId: string | null;
-  /** Best-effort client address, for rate limits. */
+  /** The client's address as limits key it (lib/client-address.ts): the peer, or per TRUST_PROXY. */
   clientKey: string;
   loaders: Loaders;
   /** Queue a Set-Cookie for the HTTP response (no-op over WebSocket). */

@@ -18,11 +18,21 @@ export type Topics = {
   /** Everything that happens in one space, in order. */
   space: [spaceId: string, payload: SpaceEventPayload];
   /**
-   * These users started, ended, joined or left the stage of a live space, or changed whom they
-   * follow: the spaces bars of their followers (and their own) may have changed.
+   * These users started, ended, joined or left the stage of a live space: the spaces bars of
+   * their followers (and their own) may have changed. Or one of them (`follow`) changed whom they
+   * follow: their own bar may have.
    */
-  activity: [payload: { userIds: string[]; at: string }];
+  activity: [payload: ActivityPayload];
+  /** A session was revoked: every socket authenticated with it closes, on every instance. */
+  session: [payload: { sessionId: string; at: string }];
 };
+
+export interface ActivityPayload {
+  userIds: string[];
+  at: string;
+  /** Set when the change is a follow or unfollow: whose followees changed, and which one. */
+  follow?: { followerId: string; followeeId: string; following: boolean };
+}
 
 type Payload<K extends keyof Topics> = Topics[K] extends [...unknown[], infer P] ? P : never;
 
@@ -30,12 +40,25 @@ type Payload<K extends keyof Topics> = Topics[K] extends [...unknown[], infer P]
 export interface SpacesPubSub {
   publish(topic: 'space', spaceId: string, payload: SpaceEventPayload): void;
   publish(topic: 'activity', payload: Payload<'activity'>): void;
+  publish(topic: 'session', payload: Payload<'session'>): void;
   subscribe(topic: 'space', spaceId: string): AsyncIterableIterator<SpaceEventPayload>;
   subscribe(topic: 'activity'): AsyncIterableIterator<Payload<'activity'>>;
+  /**
+   * A callback run synchronously on each payload of a topic, as it is dispatched: for one
+   * per-instance consumer (no queue to fall behind on). Returns the function that stops it.
+   */
+  listen<K extends 'activity' | 'session'>(topic: K, callback: (payload: Payload<K>) => void): () => void;
 }
 
 export interface EventBus {
   pubsub: SpacesPubSub;
+  /**
+   * Registers a callback for when this instance may have missed events: the PostgreSQL bus lost
+   * its LISTEN connection (the database restarted, or the connection broke) and has it back.
+   * Notifications sent in between never reach a listener, so subscribers must be told to
+   * resubscribe and refetch (app.ts closes every socket with 1012). Returns the unregister function.
+   */
+  onMissedEvents(callback: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -93,24 +116,46 @@ class TopicSubscription<T> implements AsyncIterableIterator<T> {
   }
 }
 
+interface Receiver {
+  push(value: unknown): void;
+}
+
 /** Local subscribers by topic key; every subscriber of a key gets the same payload object. */
 class TopicHub {
-  private readonly topics = new Map<string, Set<TopicSubscription<unknown>>>();
+  private readonly topics = new Map<string, Set<Receiver>>();
 
-  subscribe<T>(key: string): TopicSubscription<T> {
+  private add(key: string, receiver: Receiver): () => void {
     let set = this.topics.get(key);
     if (!set) this.topics.set(key, (set = new Set()));
-    const subscription: TopicSubscription<unknown> = new TopicSubscription(() => {
-      set.delete(subscription);
+    set.add(receiver);
+    return () => {
+      set.delete(receiver);
       if (set.size === 0 && this.topics.get(key) === set) this.topics.delete(key);
+    };
+  }
+
+  subscribe<T>(key: string): TopicSubscription<T> {
+    let remove = () => {};
+    const subscription = new TopicSubscription<T>(() => remove());
+    remove = this.add(key, subscription as Receiver);
+    return subscription;
+  }
+
+  listen(key: string, callback: (payload: unknown) => void): () => void {
+    return this.add(key, {
+      push: (payload) => {
+        try {
+          callback(payload);
+        } catch (error) {
+          console.error(`[pubsub] ${key} listener failed`, error);
+        }
+      },
     });
-    set.add(subscription);
-    return subscription as TopicSubscription<T>;
   }
 
   dispatch(key: string, payload: unknown) {
     const set = this.topics.get(key);
-    if (set) for (const subscription of set) subscription.push(payload);
+    if (set) for (const receiver of set) receiver.push(payload);
   }
 }
 
@@ -126,6 +171,7 @@ function pubSubOver(hub: TopicHub, send: (key: string, payload: unknown) => void
       send(key, payload);
     },
     subscribe: (topic: string, id?: string) => hub.subscribe(id === undefined ? topic : `${topic}:${id}`),
+    listen: (topic: string, callback: (payload: unknown) => void) => hub.listen(topic, callback),
   } as SpacesPubSub;
 }
 
@@ -133,7 +179,12 @@ const CHANNEL = 'spaces_events';
 
 export function createInProcessBus(): EventBus {
   const hub = new TopicHub();
-  return { pubsub: pubSubOver(hub, (key, payload) => hub.dispatch(key, payload)), close: async () => {} };
+  return {
+    pubsub: pubSubOver(hub, (key, payload) => hub.dispatch(key, payload)),
+    // In-process delivery cannot miss anything.
+    onMissedEvents: () => () => {},
+    close: async () => {},
+  };
 }
 
 /**
@@ -143,14 +194,36 @@ export function createInProcessBus(): EventBus {
  */
 export async function createPostgresBus(sql: postgres.Sql): Promise<EventBus> {
   const hub = new TopicHub();
-  const listener = await sql.listen(CHANNEL, (raw) => {
-    try {
-      const { key, payload } = JSON.parse(raw) as { key: string; payload: unknown };
-      hub.dispatch(key, payload);
-    } catch {
-      // a malformed notification is not ours; ignore it
-    }
-  });
+  const missed = new Set<() => void>();
+  let listens = 0;
+  const listener = await sql.listen(
+    CHANNEL,
+    (raw) => {
+      try {
+        const { key, payload } = JSON.parse(raw) as { key: string; payload: unknown };
+        hub.dispatch(key, payload);
+      } catch {
+        // a malformed notification is not ours; ignore it
+      }
+    },
+    // postgres.js runs this after every successful LISTEN: the first, and each one it issues again
+    // by itself after its listening connection closed (database restart, network cut). Between
+    // the close and the new LISTEN, NOTIFYs (including this instance's own) reached nobody here,
+    // and nothing else says so: the subscriptions would silently skip those events (the fault
+    // test src/faults/postgres-restart.test.ts showed a committed change never delivered). So
+    // after a re-LISTEN, subscribers are told to resubscribe and refetch.
+    () => {
+      if (listens++ === 0) return;
+      console.error('[pubsub] LISTEN re-established after its connection was lost: subscribers must refetch');
+      for (const callback of missed) {
+        try {
+          callback();
+        } catch (error) {
+          console.error('[pubsub] missed-events callback failed', error);
+        }
+      }
+    },
+  );
   // One notify at a time: concurrent ones could take different pooled connections and reorder.
   let queue: Promise<unknown> = Promise.resolve();
   const send = (key: string, payload: unknown) => {
@@ -159,6 +232,10 @@ export async function createPostgresBus(sql: postgres.Sql): Promise<EventBus> {
   };
   return {
     pubsub: pubSubOver(hub, send),
+    onMissedEvents: (callback) => {
+      missed.add(callback);
+      return () => missed.delete(callback);
+    },
     close: async () => {
       await queue;
       await listener.unlisten();

@@ -23,6 +23,8 @@ export interface DbHandle {
   kind: 'postgres' | 'pglite';
   /** The raw postgres.js client (PostgreSQL only): used for LISTEN/NOTIFY. */
   sql?: postgres.Sql;
+  /** The connection URL (PostgreSQL only), for parts that need their own connections. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -48,9 +50,14 @@ export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle>
       max: options.maxConnections ?? 10,
       onnotice: () => {},
       connection: { application_name: 'spaces' },
+      // Seconds before reconnecting after a failed attempt. postgres.js's default grows to 20 s
+      // after a few failures (one count for all connections of the client), and its LISTEN
+      // connection (the event bus) waits that long after a short PostgreSQL restart: ~4–6 s
+      // after 2 s down in tests/src/faults/postgres-restart.test.ts. Capped at 1 s, with jitter.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2),
     });
     const db = drizzlePostgres({ client: sql }) as unknown as Database;
-    return { db, kind: 'postgres', sql, close: () => sql.end({ timeout: 5 }) };
+    return { db, kind: 'postgres', sql, url, close: () => sql.end({ timeout: 5 }) };
   }
   const dataDir = options.dataDir ?? process.env.DATA_DIR ?? defaultDataDir;
   mkdirSync(dataDir, { recursive: true });

@@ -5,10 +5,13 @@
  * shared by all processes of the machine), in ns, so the parent compares them with its own.
  *
  * IPC from the parent:
- *   { cmd: 'open', mode, url, count, query?, variables? } → { type: 'opened', mode, total, failed }
+ *   { cmd: 'open', mode, url, count, query?, variables?, tokens? } → { type: 'opened', mode, total, failed }
+ *     (tokens: one bearer token per new GraphQL client, sent as connectionParams.authToken)
  *   { cmd: 'arm', mode, round } → { type: 'armed', mode, round } (forget the last round's arrivals)
  *   then, once every client of `mode` has an arrival → { type: 'done', mode, round, ...Arrivals }
  *   { cmd: 'collect', mode } → { type: 'collected', mode, round, ...Arrivals } (what arrived so far)
+ *   { cmd: 'messages', mode } → { type: 'messages', mode, clients, withAny, total } (every message
+ *     received since the client opened, armed or not: withAny clients got at least one)
  *   { cmd: 'close' }         → closes every socket, exits
  * Arrivals = { times: number[] (ns, one per client that got the event), missing, ats: string[]
  *   (distinct `at` values seen: 1 when every client got the same event), sample?: string
@@ -26,6 +29,8 @@ interface Pool {
   armed: boolean;
   round: number;
   ats: Set<string>;
+  /** Messages received per client since it opened, armed or not. */
+  messages: number[];
   sample?: string;
   errors: string[];
   close(): void;
@@ -44,6 +49,7 @@ function newPool(): Pool & { closers: (() => void)[] } {
     armed: false,
     round: 0,
     ats: new Set(),
+    messages: [],
     errors: [],
     closers,
     close() {
@@ -85,7 +91,13 @@ function error(mode: Mode, message: string) {
 }
 
 /** Opens one GraphQL client; resolves once the server acknowledged the connection. */
-function openGraphql(url: string, index: number, query: string, variables: Record<string, unknown>): Promise<void> {
+function openGraphql(
+  url: string,
+  index: number,
+  query: string,
+  variables: Record<string, unknown>,
+  authToken?: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let client: Client | null = null;
     let settled = false;
@@ -95,6 +107,7 @@ function openGraphql(url: string, index: number, query: string, variables: Recor
       lazy: true,
       retryAttempts: 0,
       keepAlive: 0,
+      connectionParams: authToken ? { authToken } : undefined,
       on: {
         connected: () => {
           settled = true;
@@ -119,6 +132,7 @@ function openGraphql(url: string, index: number, query: string, variables: Recor
       { query, variables },
       {
         next: (value) => {
+          pools.graphql.messages[index] = (pools.graphql.messages[index] ?? 0) + 1;
           if (value.errors) error('graphql', JSON.stringify(value.errors).slice(0, 300));
           arrived('graphql', index, value.data?.spaceEvents?.at, () =>
             // What the server wrote: graphql-ws serialises { id, type: 'next', payload } with a uuid id.
@@ -168,7 +182,7 @@ function openRaw(url: string, index: number): Promise<void> {
 let shuttingDown = false;
 
 /** Opens `count` more clients of one kind, at most `concurrency` handshakes at a time. */
-async function open(mode: Mode, url: string, count: number, query: string, variables: Record<string, unknown>) {
+async function open(mode: Mode, url: string, count: number, query: string, variables: Record<string, unknown>, tokens?: string[]) {
   const pool = pools[mode];
   const first = pool.got.length;
   let next = 0;
@@ -180,8 +194,9 @@ async function open(mode: Mode, url: string, count: number, query: string, varia
       if (i >= count) return;
       const index = first + i;
       pool.got[index] = 0;
+      pool.messages[index] = 0;
       try {
-        await (mode === 'graphql' ? openGraphql(url, index, query, variables) : openRaw(url, index));
+        await (mode === 'graphql' ? openGraphql(url, index, query, variables, tokens?.[i]) : openRaw(url, index));
       } catch (e) {
         failed++;
         error(mode, `open ${index}: ${(e as Error).message}`);
@@ -200,11 +215,12 @@ process.on('message', async (message: {
   count: number;
   query?: string;
   variables?: Record<string, unknown>;
+  tokens?: string[];
 }) => {
   const pool = pools[message.mode];
   switch (message.cmd) {
     case 'open': {
-      const result = await open(message.mode, message.url, message.count, message.query ?? '', message.variables ?? {});
+      const result = await open(message.mode, message.url, message.count, message.query ?? '', message.variables ?? {}, message.tokens);
       send({ type: 'opened', mode: message.mode, ...result, errors: pool.errors.splice(0, 20) });
       break;
     }
@@ -221,6 +237,15 @@ process.on('message', async (message: {
     case 'collect':
       pool.armed = false;
       send({ type: 'collected', mode: message.mode, round: pool.round, ...arrivals(pool) });
+      break;
+    case 'messages':
+      send({
+        type: 'messages',
+        mode: message.mode,
+        clients: pool.messages.length,
+        withAny: pool.messages.filter((n) => n > 0).length,
+        total: pool.messages.reduce((s, n) => s + n, 0),
+      });
       break;
     case 'close':
       shutdown();

@@ -25,18 +25,16 @@
  * BENCH_JSON (a file: the results as JSON), BENCH_SERVER_NODE_ARGS (extra node flags for the API
  * server, e.g. --max-semi-space-size=64). tsx bench/profile-summary.ts summarises a profile.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
 import { boundRun } from './bounds.ts';
+import { Child } from './child.ts';
 
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const testsDir = path.dirname(benchDir);
 const env = process.env;
 
 const SIZES = (env.BENCH_SIZES ?? '500,1000,5000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
@@ -65,88 +63,6 @@ const remaining = () => TIMEOUT_MS - (Date.now() - startedAt);
 const hr = () => Number(process.hrtime.bigint());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (...args: unknown[]) => console.error(`[bench ${((Date.now() - startedAt) / 1000).toFixed(1)}s]`, ...args);
-
-// ------------------------------------------------------------------ child processes
-
-type Message = { type: string; [key: string]: any };
-
-/** A tsx child with an IPC channel; its fd limit raised as far as allowed first. */
-class Child {
-  readonly proc: ChildProcess;
-  private inbox: Message[] = [];
-  private waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-  exited = false;
-
-  constructor(
-    readonly name: string,
-    script: string,
-    extraEnv: Record<string, string> = {},
-    nodeArgs: string[] = [],
-  ) {
-    this.proc = spawn(
-      'bash',
-      [
-        '-c',
-        'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"',
-        name,
-        process.execPath,
-        ...nodeArgs,
-        '--import',
-        'tsx',
-        path.join(benchDir, script),
-      ],
-      { cwd: testsDir, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-    );
-    this.proc.on('message', (m: Message) => {
-      const i = this.waiters.findIndex((w) => w.match(m));
-      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(m);
-      else this.inbox.push(m);
-    });
-    this.proc.on('exit', () => (this.exited = true));
-  }
-
-  send(message: Record<string, unknown>) {
-    if (this.proc.connected) this.proc.send(message);
-  }
-
-  /** The next message (already received, or to come) that matches. */
-  waitFor(match: (m: Message) => boolean, timeoutMs: number, what = 'a message'): Promise<Message> {
-    const i = this.inbox.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (m: Message) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.name}: no ${what} in ${timeoutMs} ms${this.exited ? ' (process exited)' : ''}`));
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
-  }
-
-  request(message: Record<string, unknown>, match: (m: Message) => boolean, timeoutMs: number, what?: string) {
-    const reply = this.waitFor(match, timeoutMs, what);
-    this.send(message);
-    return reply;
-  }
-
-  async stop(graceMs = 8_000) {
-    if (this.exited || this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.send({ cmd: 'stop' });
-    this.send({ cmd: 'close' });
-    await Promise.race([exited, sleep(graceMs)]);
-    if (!this.exited && this.proc.exitCode === null) {
-      this.proc.kill('SIGKILL');
-      await Promise.race([exited, sleep(2_000)]);
-    }
-  }
-}
 
 // ------------------------------------------------------------------ statistics
 

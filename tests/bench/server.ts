@@ -7,8 +7,9 @@
  *             (a V8 CPU profile of what lies between, written to BENCH_PROFILE/<name>.cpuprofile)
  *   ← parent  { cmd: 'stop' }   → stops the app and exits
  * Env: BENCH_DATABASE_URL (required), BENCH_PUBSUB (postgres|memory), BENCH_DB_POOL (default 10,
- * as createDb). The database handle is built here, as createDb builds it, only to count the
- * queries the API sends (postgres.js `debug` hook).
+ * as createDb), BENCH_RATE_LIMITS (JSON: more buildApp rateLimits overrides). The database
+ * handle is built here, as createDb builds it, only to count the queries the API sends
+ * (postgres.js `debug` hook).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -45,7 +46,15 @@ const app = await buildApp({
   port: 0,
   host: '127.0.0.1',
   pubsub,
-  rateLimits: { signInPerMinutePerClient: 1e6, signInPerMinutePerHandle: 1e6, signUpPerHourPerClient: 1e6 },
+  // Every subscriber connects from 127.0.0.1.
+  maxSocketsPerClient: 1_000_000,
+  rateLimits: {
+    signInPerMinutePerClient: 1e6,
+    signInPerMinutePerHandle: 1e6,
+    signUpPerHourPerClient: 1e6,
+    // More overrides (JSON), for limits a benchmark must not run into (bench/bar.ts: follow toggles).
+    ...(JSON.parse(process.env.BENCH_RATE_LIMITS ?? '{}') as Record<string, number>),
+  },
 });
 const baseUrl = await app.start();
 

@@ -18,8 +18,9 @@ builder.mutationFields((t) => ({
     description:
       "Connect the viewer's audio: a complete SDP offer (ICE gathering done) in, the mixer's answer out. Listeners send a receive-only or muted offer; the server decides who is heard. Calling again replaces the previous connection (e.g. after AUDIO_RECONNECT). CONFLICT when not in the space or voice is unavailable; RATE_LIMITED past 20 connects a minute.",
     args: { spaceId: t.arg.id({ required: true }), offer: t.arg.string({ required: true }) },
-    resolve: (_r, args, ctx) => {
-      ctx.services.limits.connectAudio.hit(ctx.viewer!.id);
+    resolve: async (_r, args, ctx) => {
+      // Each connectAudio makes a Janus handle: reconnecting is normal, a storm is not.
+      await ctx.services.limits.user('connectAudio', ctx.viewer!.id);
       return ctx.services.mixer.connect(ctx.viewer!.id, spaceIdArg(args.spaceId), args.offer);
     },
   }),

@@ -33,21 +33,22 @@ builder.mutationFields((t) => ({
     description: 'Create an account and sign in. BAD_USER_INPUT names the field at fault; CONFLICT when the handle is taken.',
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      ctx.services.limits.signUp.hit(ctx.clientKey);
+      await ctx.services.limits.signUp(ctx.clientKey);
       const result = await ctx.services.accounts.signUp(input);
+      await ctx.services.limits.signedUp(result.user.handle, ctx.clientKey);
       ctx.setSessionCookie(result.token);
       return result;
     },
   }),
   signIn: t.field({
     type: AuthPayload,
-    description: 'Sign in. Rate limited per client and per handle (RATE_LIMITED with retryAfterMs).',
+    description:
+      'Sign in. Rate limited per handle and client, and for clients that have not signed in to the handle recently also per handle and per client (RATE_LIMITED with retryAfterMs).',
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const { signInByClient, signInByHandle } = ctx.services.limits;
-      signInByClient.hit(ctx.clientKey);
-      signInByHandle.hit(input.handle.trim().toLowerCase());
-      const result = await ctx.services.accounts.signIn(input.handle, input.password);
+      const result = await ctx.services.limits.signIn(input.handle, ctx.clientKey, () =>
+        ctx.services.accounts.signIn(input.handle, input.password),
+      );
       ctx.setSessionCookie(result.token);
       return result;
     },

@@ -7,6 +7,7 @@ import './space.ts';
 import './participant.ts';
 import './space-event.ts';
 import './audio.ts';
+import './ice.ts';
 
 export const schema = builder.toSchema();
 

@@ -120,30 +120,13 @@ builder.subscriptionFields((t) => ({
   spacesBar: t.field({
     type: [Space],
     description: "The viewer's spaces bar: sent at once, then again whenever it changes.",
-    subscribe: async (_root, _args, ctx) => {
+    subscribe: (_root, _args, ctx) => {
       if (!ctx.viewer) throw unauthenticated();
-      const viewerId = ctx.viewer.id;
-      const { spaces, follows } = ctx.services;
-      const activity = ctx.services.events.pubsub.subscribe('activity');
-      let lastKey: string | null = null;
-      const changed = async (): Promise<SpaceRow[] | null> => {
-        const bar = await spaces.spacesBar(viewerId);
-        const key = bar.map((s) => s.id).join(',');
-        if (key === lastKey) return null;
-        lastKey = key;
+      // The instance's bars decide from each event whose bar it concerns (services/bars.ts).
+      return transformStream(ctx.services.bars.subscribe(ctx.viewer.id), (bar: SpaceRow[]) => {
         refresh(ctx);
-        return bar;
-      };
-      return transformStream(
-        activity,
-        async (event) => {
-          const concerns =
-            event.userIds.includes(viewerId) || (await follows.followedAmong(viewerId, event.userIds)).size > 0;
-          const bar = concerns ? await changed() : null;
-          return bar ? { value: bar } : null;
-        },
-        async () => (await changed()) ?? [],
-      );
+        return { value: bar };
+      });
     },
     resolve: (bar) => bar,
   }),

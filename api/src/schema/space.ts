@@ -166,23 +166,34 @@ builder.mutationFields((t) => ({
   joinSpace: t.field({
     type: Participant,
     authScopes: signedIn,
-    description: 'Enter as a LISTENER (the host re-enters as HOST). FORBIDDEN for removed users; CONFLICT when not LIVE.',
+    description:
+      'Enter as a LISTENER (the host re-enters as HOST). FORBIDDEN for removed users; CONFLICT when not LIVE; RATE_LIMITED past 60 joins and leaves a minute.',
     args: { spaceId: t.arg.id({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.spaces.join(viewerId(ctx), spaceIdArg(args.spaceId)),
+    resolve: async (_r, args, ctx) => {
+      await ctx.services.limits.user('joinLeave', viewerId(ctx));
+      return ctx.services.spaces.join(viewerId(ctx), spaceIdArg(args.spaceId));
+    },
   }),
   leaveSpace: t.boolean({
     authScopes: signedIn,
-    description: 'Leave the space (false when not in it). A host who leaves has a grace period to come back before the space ends.',
+    description:
+      'Leave the space (false when not in it). A host who leaves has a grace period to come back before the space ends. Counts with joinSpace toward RATE_LIMITED.',
     args: { spaceId: t.arg.id({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.spaces.leave(viewerId(ctx), spaceIdArg(args.spaceId)),
+    resolve: async (_r, args, ctx) => {
+      await ctx.services.limits.user('joinLeave', viewerId(ctx));
+      return ctx.services.spaces.leave(viewerId(ctx), spaceIdArg(args.spaceId));
+    },
   }),
   requestToSpeak: t.field({
     type: Participant,
     authScopes: signedIn,
-    description: "Raise (or lower) the viewer's hand. FORBIDDEN when the speaker policy does not allow the viewer.",
+    description:
+      "Raise (or lower) the viewer's hand. FORBIDDEN when the speaker policy does not allow the viewer; RATE_LIMITED past 30 a minute.",
     args: { spaceId: t.arg.id({ required: true }), raised: t.arg.boolean({ defaultValue: true }) },
-    resolve: (_r, args, ctx) =>
-      ctx.services.spaces.requestToSpeak(viewerId(ctx), spaceIdArg(args.spaceId), args.raised ?? true),
+    resolve: async (_r, args, ctx) => {
+      await ctx.services.limits.user('requestToSpeak', viewerId(ctx));
+      return ctx.services.spaces.requestToSpeak(viewerId(ctx), spaceIdArg(args.spaceId), args.raised ?? true);
+    },
   }),
   inviteSpeaker: t.field({
     type: Space,

@@ -4,6 +4,7 @@ import { builder } from '../builder.ts';
 import { notFound } from '../errors.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
+import type { Context } from '../context.ts';
 import type { UserRow } from '../services/accounts.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
@@ -81,16 +82,24 @@ async function loadUserArg(ctx: Parameters<Parameters<typeof registerNodeLoader>
   return user;
 }
 
+/** Whom the viewer follows changed: their own spaces bar may have (services/bars.ts). */
+function followChanged(ctx: Context, followeeId: string, following: boolean) {
+  const followerId = ctx.viewer!.id;
+  const follow = { followerId, followeeId, following };
+  ctx.services.events.pubsub.publish('activity', { userIds: [followerId], at: new Date().toISOString(), follow });
+}
+
 builder.mutationFields((t) => ({
   follow: t.field({
     type: User,
     authScopes: { signedIn: true },
-    description: 'Follow a user. Idempotent: following twice changes nothing. Returns the followed user.',
+    description:
+      'Follow a user. Idempotent: following twice changes nothing. Returns the followed user. RATE_LIMITED past 60 follows and unfollows a minute.',
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
+      await ctx.services.limits.user('follow', ctx.viewer!.id);
       const target = await loadUserArg(ctx, String(args.userId));
-      if (await ctx.services.follows.follow(ctx.viewer!.id, target.id))
-        ctx.services.events.pubsub.publish('activity', { userIds: [ctx.viewer!.id], at: new Date().toISOString() });
+      if (await ctx.services.follows.follow(ctx.viewer!.id, target.id)) followChanged(ctx, target.id, true);
       ctx.loaders.user.clear(target.id);
       return (await ctx.loaders.user.load(target.id))!;
     },
@@ -98,14 +107,15 @@ builder.mutationFields((t) => ({
   unfollow: t.field({
     type: User,
     authScopes: { signedIn: true },
-    description: 'Stop following a user. Idempotent. Returns the unfollowed user.',
+    description: 'Stop following a user. Idempotent. Returns the unfollowed user. Counts with follow toward RATE_LIMITED.',
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
+      await ctx.services.limits.user('follow', ctx.viewer!.id);
       const target = await loadUserArg(ctx, String(args.userId));
       if (await ctx.services.follows.unfollow(ctx.viewer!.id, target.id)) {
         // Under FOLLOWING, the unfollowed user's eligibility in the viewer's live spaces ends now.
         await ctx.services.spaces.afterUnfollow(ctx.viewer!.id, target.id);
-        ctx.services.events.pubsub.publish('activity', { userIds: [ctx.viewer!.id], at: new Date().toISOString() });
+        followChanged(ctx, target.id, false);
       }
       ctx.loaders.user.clear(target.id);
       return (await ctx.loaders.user.load(target.id))!;

@@ -37,6 +37,8 @@ export class Accounts {
   constructor(
     private readonly db: Database,
     private readonly sessionTtlMs: number,
+    /** Told of each revoked session, after the change is stored (the app closes its sockets). */
+    private readonly onRevoked: (sessionId: string) => void = () => {},
   ) {}
 
   async signUp(raw: SignUpInput) {
@@ -79,10 +81,10 @@ export class Accounts {
   }
 
   /** The user behind a bearer token or cookie, or null for unknown, expired and revoked ones. */
-  async authenticate(token: string): Promise<{ user: UserRow; sessionId: string } | null> {
+  async authenticate(token: string): Promise<{ user: UserRow; sessionId: string; expiresAt: Date } | null> {
     if (!token || token.length > 200) return null;
     const [row] = await this.db
-      .select({ user: users, sessionId: sessions.id })
+      .select({ user: users, sessionId: sessions.id, expiresAt: sessions.expiresAt })
       .from(sessions)
       .innerJoin(users, eq(users.id, sessions.userId))
       .where(and(eq(sessions.tokenHash, hashToken(token)), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
@@ -90,7 +92,9 @@ export class Accounts {
     return row ?? null;
   }
 
+  /** Signs the session out everywhere: its token stops working and its sockets close. */
   async revokeSession(sessionId: string): Promise<void> {
     await this.db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, sessionId));
+    this.onRevoked(sessionId);
   }
 }

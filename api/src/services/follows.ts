@@ -50,6 +50,12 @@ export class Follows {
     return new Set(rows.map((r) => r.id));
   }
 
+  /** Everyone `followerId` follows. */
+  async followeeIds(followerId: string): Promise<string[]> {
+    const rows = await this.db.select({ id: follows.followeeId }).from(follows).where(eq(follows.followerId, followerId));
+    return rows.map((r) => r.id);
+  }
+
   /** For a batch of users: which of them follow `followeeId`. */
   async followersAmong(followeeId: string, followerIds: readonly string[]): Promise<Set<string>> {
     if (followerIds.length === 0) return new Set();
@@ -66,7 +72,6 @@ export class Follows {
     const anchor = direction === 'followers' ? follows.followeeId : follows.followerId;
     const other = direction === 'followers' ? follows.followerId : follows.followeeId;
     const at = cursor ? new Date(cursor[0]) : null;
-    if (at && Number.isNaN(at.getTime())) throw badInput('after', 'not a valid cursor');
     const rows = await this.db
       .select({ user: users, followedAt: follows.createdAt })
       .from(follows)

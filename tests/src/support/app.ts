@@ -33,8 +33,16 @@ export async function startTestApp(options: Parameters<typeof buildApp>[0] = {})
     serveWeb: false,
     port: 0,
     host: '127.0.0.1',
-    // Every in-process request shares one client key; the rate-limit test sets its own limits.
-    rateLimits: { signInPerMinutePerClient: 10_000, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 10_000 },
+    // Every in-process request shares one client key, and suites reuse a few users for hundreds
+    // of operations a minute: per-user limits are off here. security/limits.test.ts tests them.
+    rateLimits: {
+      signInPerMinutePerClient: 10_000,
+      signInPerMinutePerHandle: 10,
+      signUpPerHourPerClient: 10_000,
+      requestToSpeakPerMinutePerUser: 10_000,
+      joinLeavePerMinutePerUser: 10_000,
+      followPerMinutePerUser: 10_000,
+    },
     ...options,
   });
   const gql: TestApp['gql'] = async (query, variables, opts = {}) => {

@@ -12,6 +12,17 @@ import postgres from 'postgres';
  */
 export interface Cluster {
   url: string;
+  /** PID of the running postmaster (null while stopped by stopServer). */
+  readonly pid: number | null;
+  /**
+   * Stops the server but keeps its data, for fault tests: `fast` (SIGINT) rolls back open
+   * transactions and disconnects everyone; `immediate` (SIGQUIT) is a crash, recovered at the next
+   * start. Resolves once the postmaster has exited.
+   */
+  stopServer(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Starts the server again on the same port and data; resolves once it accepts connections. */
+  startServer(): Promise<void>;
+  /** Stops the server and removes the cluster. */
   stop(): Promise<void>;
 }
 
@@ -50,7 +61,17 @@ function postgresUser(): { uid: number; gid: number } | null {
   return { uid, gid };
 }
 
-export async function startCluster(): Promise<Cluster> {
+export interface ClusterOptions {
+  /**
+   * Extra `name=value` settings, after the defaults (so they win): e.g. `synchronous_commit=on`
+   * for a test that crashes the server and checks that no acknowledged commit is lost.
+   */
+  settings?: string[];
+  /** Each chunk the server writes to stderr (its log). */
+  onLog?: (chunk: string) => void;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const bin = findPostgresBin();
   const dir = mkdtempSync(path.join(tmpdir(), 'spaces-pg-'));
   const dataDir = path.join(dir, 'data');
@@ -63,41 +84,68 @@ export async function startCluster(): Promise<Cluster> {
     cwd: dir,
   });
   const port = await freePort();
-  const server: ChildProcess = spawn(
-    path.join(bin, 'postgres'),
-    [
-      '-D', dataDir, '-p', String(port), '-k', dir,
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=400', '-c', 'shared_buffers=128MB',
-    ],
-    { ...asOwner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  server.stderr?.on('data', (chunk) => (log = (log + chunk).slice(-4000)));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`postgres exited early:\n${log}`);
-    try {
-      const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 2 });
-      await sql`select 1`;
-      await sql.end();
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`postgres did not start in 30 s:\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
+  let server: ChildProcess | null = null;
+
+  const spawnServer = async () => {
+    const child: ChildProcess = spawn(
+      path.join(bin, 'postgres'),
+      [
+        '-D', dataDir, '-p', String(port), '-k', dir,
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+        '-c', 'max_connections=400', '-c', 'shared_buffers=128MB',
+        ...(options.settings ?? []).flatMap((setting) => ['-c', setting]),
+      ],
+      { ...asOwner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    server = child;
+    let log = '';
+    child.stderr?.on('data', (chunk) => {
+      log = (log + chunk).slice(-4000);
+      options.onLog?.(String(chunk));
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`postgres exited early:\n${log}`);
+      try {
+        const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 2 });
+        await sql`select 1`;
+        await sql.end();
+        break;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`postgres did not start in 30 s:\n${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  };
+
+  const stopServer = async (mode: 'fast' | 'immediate' = 'fast') => {
+    const child = server;
+    server = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+
+  await spawnServer();
   return {
     url,
+    get pid() {
+      return server?.pid ?? null;
+    },
+    stopServer,
+    startServer: async () => {
+      if (server) throw new Error('the server is already running');
+      await spawnServer();
+    },
     async stop() {
-      if (server.exitCode === null) {
-        const exited = new Promise((r) => server.once('exit', r));
-        server.kill('SIGINT'); // fast shutdown
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (server.exitCode === null) server.kill('SIGKILL');
-      }
+      await stopServer('fast');
       rmSync(dir, { recursive: true, force: true });
     },
   };

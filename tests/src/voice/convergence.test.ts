@@ -88,7 +88,7 @@ const SEED = process.env.STRESS_SEED ? Number(process.env.STRESS_SEED) : randomI
 console.log('convergence seed', SEED);
 
 /** Error codes of the public contract that the rules legitimately answer with. */
-const CONTRACT_CODES = new Set(['FORBIDDEN', 'CONFLICT', 'NOT_FOUND', 'BAD_USER_INPUT']);
+const CONTRACT_CODES = new Set(['FORBIDDEN', 'CONFLICT', 'NOT_FOUND', 'BAD_USER_INPUT', 'RATE_LIMITED']);
 
 let janus: RunningJanus;
 let t: TestApp;

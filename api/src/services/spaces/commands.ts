@@ -10,13 +10,12 @@ import {
   isOnStage,
   isReaction,
   mustLeaveStage,
-  REACTION_RATE,
   validateTitle,
   type Role,
   type SpeakerPolicy,
   type Verdict,
 } from '../../domain/rules.ts';
-import { RateLimiter } from '../../lib/rate-limit.ts';
+import type { Limiter } from '../../lib/rate-limit.ts';
 import { changeSpace } from './change.ts';
 import { Effects, type Dispatcher } from './effects.ts';
 import { Presence } from './presence.ts';
@@ -36,13 +35,14 @@ type ParticipantFields = Partial<Pick<ParticipantRow, 'role' | 'muted' | 'handRa
  * commit. No command talks to the mixer.
  */
 export class Spaces extends SpaceReads {
-  private readonly reactionLimiter = new RateLimiter(REACTION_RATE.limit, REACTION_RATE.windowMs);
   readonly presence: Presence;
 
   constructor(
     db: Database,
     readonly dispatcher: Dispatcher,
     hostGraceMs: number,
+    /** Reactions per user per space (REACTION_RATE), counted across instances. */
+    private readonly reactionLimiter: Limiter,
   ) {
     super(db);
     this.presence = new Presence(db, dispatcher, hostGraceMs);
@@ -396,7 +396,7 @@ export class Spaces extends SpaceReads {
   async react(viewerId: string, spaceId: string, emoji: string) {
     if (!isReaction(emoji)) throw badInput('emoji', 'not one of the supported reactions');
     const { me } = await this.requireLivePresence(viewerId, spaceId);
-    this.reactionLimiter.hit(`${viewerId}:${spaceId}`);
+    await this.reactionLimiter.hit(`${viewerId}:${spaceId}`);
     this.dispatcher.publish(spaceId, { kind: 'REACTION', userId: viewerId, participantId: me.id, emoji });
     return true;
   }

@@ -24,3 +24,18 @@ export const DisconnectAudioMutation = graphql(`
     disconnectAudio(spaceId: $spaceId)
   }
 `);
+
+/*
+ * STUN/TURN for the next connection (not in the contract: an addition of this API). TURN
+ * credentials are short-lived and per user, so they are asked for before each connection; an API
+ * without the query (or a failure) means connecting without any, directly.
+ */
+export const IceServersQuery = graphql(`
+  query IceServers {
+    iceServers {
+      urls
+      username
+      credential
+    }
+  }
+`);

@@ -1,7 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { graphQLError } from '$lib/testing/fake-api';
 import { toAppError } from '$lib/errors';
-import { AudioConnection, isAudioUnsupported, type AudioEnvironment, type AudioSignaling } from './audio.svelte';
+import { FakeApi } from '$lib/testing/fake-api';
+import {
+  AudioConnection,
+  audioSignaling,
+  browserAudioEnvironment,
+  ICE_TRANSPORT_POLICY_KEY,
+  iceTransportPolicy,
+  isAudioUnsupported,
+  type AudioEnvironment,
+  type AudioSignaling,
+} from './audio.svelte';
 
 /** Just enough of RTCPeerConnection to drive AudioConnection. */
 class FakePeerConnection extends EventTarget {
@@ -13,7 +23,7 @@ class FakePeerConnection extends EventTarget {
   remoteDescription: RTCSessionDescriptionInit | null = null;
   closed = false;
 
-  constructor() {
+  constructor(readonly iceServers: RTCIceServer[] = []) {
     super();
     FakePeerConnection.all.push(this);
   }
@@ -59,7 +69,7 @@ function setup(options: { mic?: 'ok' | 'blocked' | 'none'; signaling?: Partial<A
   const stream = { getAudioTracks: () => [track], getTracks: () => [track] } as unknown as MediaStream;
   const played: MediaStream[] = [];
   const env: AudioEnvironment = {
-    createPeerConnection: () => new FakePeerConnection() as unknown as RTCPeerConnection,
+    createPeerConnection: (iceServers) => new FakePeerConnection(iceServers) as unknown as RTCPeerConnection,
     getUserMedia: vi.fn(async () => {
       if (options.mic === 'blocked') throw Object.assign(new Error('denied'), { name: 'NotAllowedError' });
       if (options.mic === 'none') throw Object.assign(new Error('none'), { name: 'NotFoundError' });
@@ -71,6 +81,7 @@ function setup(options: { mic?: 'ok' | 'blocked' | 'none'; signaling?: Partial<A
     },
   };
   const signaling = {
+    iceServers: vi.fn(async (): Promise<RTCIceServer[]> => []),
     connect: vi.fn(async (_spaceId: string, _offer: string) => ({ answer: 'v=0 answer', participantId: 'P9' })),
     disconnect: vi.fn(async () => {}),
     ...options.signaling,
@@ -79,6 +90,7 @@ function setup(options: { mic?: 'ok' | 'blocked' | 'none'; signaling?: Partial<A
     retryDelayMs: () => 100,
     disconnectGraceMs: 50,
     iceTimeoutMs: 1_000,
+    connectTimeoutMs: 2_000,
   });
   const pc = () => FakePeerConnection.all.at(-1)!;
   return { audio, env, signaling, track, pc, played };
@@ -256,6 +268,57 @@ describe('AudioConnection', () => {
     expect(signaling.disconnect).toHaveBeenCalledOnce();
   });
 
+  it('uses the ICE servers the API gives, asked for again for each connection (TURN credentials expire)', async () => {
+    let n = 0;
+    const turn = () => ({ urls: ['turn:turn.example:3478?transport=udp'], username: `${1000 + n}:U1`, credential: `c${n++}` });
+    const { audio, pc, signaling } = setup({ signaling: { iceServers: vi.fn(async () => [{ urls: ['stun:stun.example'] }, turn()]) } });
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pc().iceServers).toEqual([{ urls: ['stun:stun.example'] }, { urls: ['turn:turn.example:3478?transport=udp'], username: '1000:U1', credential: 'c0' }]);
+    expect(signaling.connect).toHaveBeenCalledOnce();
+    pc().setConnectionState('failed');
+    await vi.advanceTimersByTimeAsync(120);
+    expect(signaling.iceServers).toHaveBeenCalledTimes(2);
+    expect(pc().iceServers[1]).toMatchObject({ username: '1001:U1', credential: 'c1' });
+  });
+
+  it('connects directly when there are no ICE servers, or asking for them fails', async () => {
+    const { audio, pc, signaling } = setup({
+      signaling: { iceServers: vi.fn(async () => Promise.reject(toAppError(graphQLError('INTERNAL_SERVER_ERROR', 'x')))) },
+    });
+    audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pc().iceServers).toEqual([]);
+    expect(signaling.connect).toHaveBeenCalledOnce();
+    pc().setConnectionState('connected');
+    expect(audio.state).toBe('live');
+    expect(audio.problem).toBeNull();
+  });
+
+  it('a connection that never comes up (no usable candidate, e.g. TURN refused) is tried again', async () => {
+    const { audio, pc, signaling } = setup();
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    const first = pc();
+    // The browser stays in 'new' for ever: no 'failed' ever comes.
+    await vi.advanceTimersByTimeAsync(1_900);
+    expect(audio.state).toBe('connecting');
+    expect(signaling.connect).toHaveBeenCalledOnce();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(audio.state).toBe('reconnecting');
+    expect(audio.problem).toMatch(/Couldn't reach the audio server/);
+    await vi.advanceTimersByTimeAsync(120);
+    expect(first.closed).toBe(true);
+    expect(signaling.connect).toHaveBeenCalledTimes(2);
+    expect(signaling.iceServers).toHaveBeenCalledTimes(2);
+    pc().setConnectionState('connected');
+    expect(audio.state).toBe('live');
+    expect(audio.problem).toBeNull();
+    // Once up, the timer is gone: no further offers.
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(signaling.connect).toHaveBeenCalledTimes(2);
+  });
+
   it('a disconnect during connecting abandons that attempt', async () => {
     const { audio, signaling } = setup();
     audio.sync(listen);
@@ -263,5 +326,59 @@ describe('AudioConnection', () => {
     await vi.advanceTimersByTimeAsync(50);
     expect(signaling.connect).not.toHaveBeenCalled();
     expect(audio.state).toBe('idle');
+  });
+});
+
+describe('ICE servers from the API', () => {
+  it('are passed on as RTCIceServers: STUN without credentials, TURN with them', async () => {
+    const api = new FakeApi().on('IceServers', {
+      iceServers: [
+        { urls: ['stun:stun.example:3478'], username: null, credential: null },
+        { urls: ['turn:turn.example:3478', 'turns:turn.example:5349'], username: '1700000000:U1', credential: 'c2VjcmV0' },
+      ],
+    });
+    expect(await audioSignaling(api).iceServers()).toEqual([
+      { urls: ['stun:stun.example:3478'] },
+      { urls: ['turn:turn.example:3478', 'turns:turn.example:5349'], username: '1700000000:U1', credential: 'c2VjcmV0' },
+    ]);
+  });
+
+  it('relay-only is a hidden switch in localStorage, off unless set to "relay"', () => {
+    expect(iceTransportPolicy(undefined)).toBe('all');
+    expect(iceTransportPolicy({ getItem: () => null })).toBe('all');
+    expect(iceTransportPolicy({ getItem: () => 'something' })).toBe('all');
+    expect(iceTransportPolicy({ getItem: (k) => (k === ICE_TRANSPORT_POLICY_KEY ? 'relay' : null) })).toBe('relay');
+    expect(
+      iceTransportPolicy({
+        getItem: () => {
+          throw new Error('storage disabled');
+        },
+      }),
+    ).toBe('all');
+  });
+
+  it("the browser's peer connection gets the servers, max-bundle, and the switch's policy", () => {
+    const configs: RTCConfiguration[] = [];
+    vi.stubGlobal(
+      'RTCPeerConnection',
+      class {
+        constructor(config: RTCConfiguration) {
+          configs.push(config);
+        }
+      },
+    );
+    try {
+      const servers = [{ urls: ['turn:turn.example:3478'], username: 'u', credential: 'c' }];
+      browserAudioEnvironment().createPeerConnection(servers);
+      localStorage.setItem(ICE_TRANSPORT_POLICY_KEY, 'relay');
+      browserAudioEnvironment().createPeerConnection([]);
+      expect(configs).toEqual([
+        { bundlePolicy: 'max-bundle', iceServers: servers, iceTransportPolicy: 'all' },
+        { bundlePolicy: 'max-bundle', iceServers: [], iceTransportPolicy: 'relay' },
+      ]);
+    } finally {
+      localStorage.removeItem(ICE_TRANSPORT_POLICY_KEY);
+      vi.unstubAllGlobals();
+    }
   });
 });

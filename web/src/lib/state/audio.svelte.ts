@@ -5,13 +5,19 @@
  * listeners only receive it (recvonly). The offer is sent whole, after ICE gathering is
  * complete (no trickle), through `connectAudio(spaceId, offer) { answer participant { id } }`,
  * and the answer is applied. The connection is dropped with `disconnectAudio(spaceId)`.
+ * Before each connection it asks the API for STUN/TURN servers (`iceServers`: TURN credentials
+ * are per user and short-lived); without any (none configured, or an older API) it connects
+ * directly.
+ *
+ * A hidden switch for checking a TURN setup from a browser: `localStorage['spaces.iceTransportPolicy']
+ * = 'relay'` makes every connection relay-only (see docs/deploy.md); remove it to go back.
  *
  * This is kept apart from the rest of the space page on purpose: the page only tells it what it
  * should be doing (`sync(plan)`), and it works out connecting, reconnecting and the microphone.
  */
 import { AppError, toAppError } from '$lib/errors';
 import type { Api } from '$lib/graphql/api';
-import { ConnectAudioMutation, DisconnectAudioMutation } from '$lib/graphql/audio';
+import { ConnectAudioMutation, DisconnectAudioMutation, IceServersQuery } from '$lib/graphql/audio';
 import type { AudioPlan } from './space-room.svelte';
 
 export type AudioState =
@@ -28,22 +34,49 @@ export type AudioState =
   /** The server does not offer audio (yet). */
   | 'unavailable';
 
-/** The two calls to the server. */
+/** The calls to the server. */
 export interface AudioSignaling {
+  /** STUN/TURN servers for the next connection (possibly none). */
+  iceServers(): Promise<RTCIceServer[]>;
   connect(spaceId: string, offer: string): Promise<{ answer: string; participantId: string }>;
   disconnect(spaceId: string): Promise<void>;
 }
 
 /** What the browser provides; specs pass fakes. */
 export interface AudioEnvironment {
-  createPeerConnection(): RTCPeerConnection;
+  createPeerConnection(iceServers: RTCIceServer[]): RTCPeerConnection;
   getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream>;
   /** Plays what the mixer sends; returns a function that stops it. May reject when autoplay is blocked. */
   play(stream: MediaStream): { stop(): void; started: Promise<void> };
 }
 
+/** The localStorage key of the hidden relay-only switch (for checking TURN; see docs/deploy.md). */
+export const ICE_TRANSPORT_POLICY_KEY = 'spaces.iceTransportPolicy';
+
+/** 'relay' when the hidden switch says so, else 'all' (also where storage is unavailable). */
+export function iceTransportPolicy(storage: Pick<Storage, 'getItem'> | undefined): RTCIceTransportPolicy {
+  try {
+    return storage?.getItem(ICE_TRANSPORT_POLICY_KEY) === 'relay' ? 'relay' : 'all';
+  } catch {
+    return 'all';
+  }
+}
+
+function localStorageOrUndefined(): Storage | undefined {
+  try {
+    return globalThis.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
 export const browserAudioEnvironment = (): AudioEnvironment => ({
-  createPeerConnection: () => new RTCPeerConnection({ bundlePolicy: 'max-bundle' }),
+  createPeerConnection: (iceServers) =>
+    new RTCPeerConnection({
+      bundlePolicy: 'max-bundle',
+      iceServers,
+      iceTransportPolicy: iceTransportPolicy(localStorageOrUndefined()),
+    }),
   getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
   play(stream) {
     const element = new Audio();
@@ -95,6 +128,12 @@ export interface AudioOptions {
   /** How long a 'disconnected' connection may take to come back by itself. */
   disconnectGraceMs?: number;
   iceTimeoutMs?: number;
+  /**
+   * How long after the answer the connection may take to come up before it counts as failed and
+   * is tried again. A browser left without any usable candidate (e.g. relay-only with a TURN server
+   * that refuses it) otherwise waits in 'new' for ever.
+   */
+  connectTimeoutMs?: number;
 }
 
 export class AudioConnection {
@@ -119,6 +158,7 @@ export class AudioConnection {
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #graceTimer: ReturnType<typeof setTimeout> | null = null;
+  #setupTimer: ReturnType<typeof setTimeout> | null = null;
   /** The space the server holds a connection of ours for. */
   #connectedSpace: string | null = null;
   #publishing = false;
@@ -132,6 +172,7 @@ export class AudioConnection {
       retryDelayMs: options.retryDelayMs ?? ((attempt) => Math.min(15_000, 1_000 * 2 ** (attempt - 1))),
       disconnectGraceMs: options.disconnectGraceMs ?? 3_000,
       iceTimeoutMs: options.iceTimeoutMs ?? 5_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
     };
   }
 
@@ -200,6 +241,8 @@ export class AudioConnection {
     this.#teardown();
     this.state = kind;
     const stale = () => generation !== this.#generation;
+    // Asked for alongside the microphone; failing to get them is not fatal (direct connection).
+    const iceServers = this.#signaling.iceServers().catch((): RTCIceServer[] => []);
 
     let micBlocked = false;
     if (this.#plan.publish) {
@@ -216,9 +259,14 @@ export class AudioConnection {
       }
     }
 
+    const servers = await iceServers;
+    if (stale()) {
+      this.#stopMic();
+      return;
+    }
     let pc: RTCPeerConnection;
     try {
-      pc = this.#env.createPeerConnection();
+      pc = this.#env.createPeerConnection(servers);
     } catch {
       this.state = 'unavailable';
       this.problem = "This browser can't play live audio.";
@@ -260,6 +308,13 @@ export class AudioConnection {
       if (!micBlocked) this.problem = null;
       // Some environments report 'connected' before the answer is applied.
       if (pc.connectionState === 'connected') this.#onConnectionState('connected', micBlocked);
+      else
+        this.#setupTimer = setTimeout(() => {
+          this.#setupTimer = null;
+          if (stale() || pc.connectionState === 'connected') return;
+          this.problem = "Couldn't reach the audio server from this network. Trying again…";
+          this.#scheduleRetry();
+        }, this.#options.connectTimeoutMs);
     } catch (error) {
       if (stale()) return;
       const appError = toAppError(error);
@@ -287,7 +342,9 @@ export class AudioConnection {
     switch (state) {
       case 'connected':
         if (this.#graceTimer) clearTimeout(this.#graceTimer);
+        if (this.#setupTimer) clearTimeout(this.#setupTimer);
         this.#graceTimer = null;
+        this.#setupTimer = null;
         this.#attempt = 0;
         this.state = micBlocked ? 'mic-blocked' : 'live';
         break;
@@ -352,8 +409,10 @@ export class AudioConnection {
   #clearTimers(): void {
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    if (this.#setupTimer) clearTimeout(this.#setupTimer);
     this.#retryTimer = null;
     this.#graceTimer = null;
+    this.#setupTimer = null;
   }
 }
 
@@ -369,6 +428,14 @@ function micProblem(error: unknown): string {
 /** The signaling calls, over the API (see $lib/graphql/audio for the documents). */
 export function audioSignaling(api: Api): AudioSignaling {
   return {
+    async iceServers() {
+      const { iceServers } = await api.query(IceServersQuery, {});
+      return iceServers.map(({ urls, username, credential }) => ({
+        urls,
+        ...(username != null ? { username } : {}),
+        ...(credential != null ? { credential } : {}),
+      }));
+    },
     async connect(spaceId, offer) {
       const { connectAudio } = await api.mutate(ConnectAudioMutation, { spaceId, offer });
       return { answer: connectAudio.answer, participantId: connectAudio.participant.id };

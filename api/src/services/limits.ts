@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { REACTION_RATE } from '../domain/rules.ts';
+import type { Limiter, LimiterStore } from '../lib/rate-limit.ts';
+
+/** The per-user limits of mutations that make events or mixer work. */
+export type UserAction = 'connectAudio' | 'requestToSpeak' | 'joinLeave' | 'follow';
+
+/**
+ * Every abuse limit of the API, on one store shared by all instances (see lib/rate-limit.ts).
+ * Clients are keyed by `Context.clientKey` (lib/client-address.ts); users by id.
+ */
+export class Limits {
+  private readonly signUpByClient: Limiter;
+  private readonly signInByClient: Limiter;
+  private readonly signInByHandleAndClient: Limiter;
+  private readonly signInByHandle: Limiter;
+  private readonly knownClients: Limiter;
+  private readonly byUser: Record<UserAction, Limiter>;
+  /** Reactions per user per space (domain/rules.ts REACTION_RATE); used by Spaces.react. */
+  readonly reaction: Limiter;
+
+  constructor(
+    readonly store: LimiterStore,
+    config: Config['rateLimits'],
+  ) {
+    const perMinute = (points: number) => ({ points, durationSeconds: 60 });
+    this.signUpByClient = store.limiter('signup:client', { points: config.signUpPerHourPerClient, durationSeconds: 3600 });
+    this.signInByClient = store.limiter('signin:client', perMinute(config.signInPerMinutePerClient));
+    this.signInByHandleAndClient = store.limiter('signin:handle+client', perMinute(config.signInPerMinutePerHandleAndClient));
+    this.signInByHandle = store.limiter('signin:handle', perMinute(config.signInPerMinutePerHandle));
+    this.knownClients = store.limiter('signin:known', { points: 1, durationSeconds: config.signInKnownClientDays * 86_400 });
+    this.byUser = {
+      connectAudio: store.limiter('user:connectAudio', perMinute(config.connectAudioPerMinutePerUser)),
+      requestToSpeak: store.limiter('user:requestToSpeak', perMinute(config.requestToSpeakPerMinutePerUser)),
+      joinLeave: store.limiter('user:joinLeave', perMinute(config.joinLeavePerMinutePerUser)),
+      follow: store.limiter('user:follow', perMinute(config.followPerMinutePerUser)),
+    };
+    this.reaction = store.limiter('user:reaction', {
+      points: REACTION_RATE.limit,
+      durationSeconds: REACTION_RATE.windowMs / 1000,
+    });
+  }
+
+  /** Counts one `action` by userId; RATE_LIMITED (retryAfterMs) past its limit. */
+  user(action: UserAction, userId: string): Promise<void> {
+    return this.byUser[action].hit(userId);
+  }
+
+  /** Counts a sign-up attempt from client; on success call `signedUp`. */
+  async signUp(client: string): Promise<void> {
+    await this.signUpByClient.hit(client);
+  }
+
+  /**
+   * Sign-in throttling that cannot be turned into a lock-out (OWASP authentication cheat sheet):
+   * - every attempt counts per (handle, client): a guesser is throttled wherever it is;
+   * - clients that have not signed in to this handle within `signInKnownClientDays` also count
+   *   per handle (across all clients, a distributed guesser) and per client (any handle,
+   *   credential stuffing);
+   * - a client that has is exempt from those two, so floods of wrong passwords from elsewhere
+   *   never stop the owner's correct password from their usual client.
+   * Runs `attempt` only if the limits allow; remembers the client on success.
+   */
+  async signIn<T>(handle: string, client: string, attempt: () => Promise<T>): Promise<T> {
+    const h = handleKey(handle);
+    const pair = `${h}@${client}`;
+    await this.signInByHandleAndClient.hit(pair);
+    if (!(await this.knownClients.seen(pair))) {
+      await this.signInByClient.hit(client);
+      await this.signInByHandle.hit(h);
+    }
+    const result = await attempt();
+    await this.knownClients.remember(pair);
+    return result;
+  }
+
+  /** After a successful sign-up: the client that made the account is one it knows. */
+  async signedUp(handle: string, client: string): Promise<void> {
+    await this.knownClients.remember(`${handleKey(handle)}@${client}`);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+/**
+ * Handles as typed (any case, spaces around): bounded in length, since any string can be sent
+ * and the store's keys are at most 255 characters.
+ */
+function handleKey(handle: string): string {
+  const h = handle.trim().toLowerCase();
+  return h.length <= 32 ? h : `#${createHash('sha256').update(h).digest('base64url').slice(0, 32)}`;
+}
