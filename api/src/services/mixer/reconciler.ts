@@ -56,6 +56,8 @@ interface RoomQueue {
   waiters: (() => void)[];
   drained: Promise<void>;
   markDrained: () => void;
+  /** The run's place in the slot queue while it waits for one: a change promotes a sweep's. */
+  waitingFor: { trigger: Trigger; go: () => void } | null;
 }
 const LOCK_NAMESPACE = 0x5ace;
 
@@ -124,11 +126,22 @@ export class Reconciler {
     if (!queue) {
       let drained!: () => void;
       const done = new Promise<void>((resolve) => (drained = resolve));
-      queue = { pending: null, waiters: [], drained: done, markDrained: drained };
+      queue = { pending: null, waiters: [], drained: done, markDrained: drained, waitingFor: null };
       this.#rooms.set(spaceId, queue);
       void this.#drain(spaceId, queue);
     }
     if (queue.pending !== 'change') queue.pending = trigger;
+    // A sweep's run of this room still waiting for a slot will read the change: let it go first.
+    const waiting = queue.waitingFor;
+    if (trigger === 'change' && waiting?.trigger === 'sweep') {
+      const list = this.#waiting.sweep;
+      const at = list.indexOf(waiting.go);
+      if (at !== -1) {
+        list.splice(at, 1);
+        this.#waiting.change.push(waiting.go);
+        waiting.trigger = 'change';
+      }
+    }
     return new Promise<void>((resolve) => queue.waiters.push(resolve));
   }
 
@@ -138,7 +151,7 @@ export class Reconciler {
       const trigger = queue.pending;
       const waiters = queue.waiters.splice(0);
       queue.pending = null;
-      await this.#run(spaceId, trigger);
+      await this.#run(spaceId, trigger, queue);
       for (const resolve of waiters) resolve();
     }
     this.#rooms.delete(spaceId);
@@ -171,8 +184,8 @@ export class Reconciler {
     return [...this.#missingSince.keys()].some((key) => ids.has(key.split(':')[0]!));
   }
 
-  async #run(spaceId: string, trigger: Trigger) {
-    await this.#slot(trigger);
+  async #run(spaceId: string, trigger: Trigger, queue: RoomQueue) {
+    await this.#slot(trigger, queue);
     try {
       await this.#locked(spaceId, () => this.#reconcile(spaceId, trigger));
     } catch (error) {
@@ -191,12 +204,16 @@ export class Reconciler {
     console.error(`[mixer] reconcile failed: ${what}`, expected ? '' : error);
   }
 
-  async #slot(trigger: Trigger) {
+  async #slot(trigger: Trigger, queue: RoomQueue) {
     if (this.#active < this.options.concurrency) {
       this.#active++;
       return;
     }
-    await new Promise<void>((resolve) => this.#waiting[trigger].push(resolve));
+    await new Promise<void>((go) => {
+      queue.waitingFor = { trigger, go };
+      this.#waiting[trigger].push(go);
+    });
+    queue.waitingFor = null;
   }
 
   #release() {
