@@ -1,4 +1,4 @@
-import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { credentialsOf, isSameOrigin } from './cookies.ts';
 
@@ -45,10 +45,7 @@ export function useCsrf(allowedOrigins: string[]): Plugin {
     onExecute({ args, setResultAndStopExecution }) {
       const request = (args.contextValue as { request?: Request }).request;
       if (!request || request.method === 'GET') return;
-      const operation = (args.document as DocumentNode).definitions.find(
-        (d): d is OperationDefinitionNode =>
-          d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
-      );
+      const operation = getOperationAST(args.document as DocumentNode, args.operationName);
       if (operation?.operation !== 'mutation' || credentialsOf(request.headers)?.via === 'bearer') return;
       if (isCrossSite(request.headers, allowedOrigins, new URL(request.url).origin))
         setResultAndStopExecution({

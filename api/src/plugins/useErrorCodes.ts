@@ -1,16 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { CONTRACT_CODES } from '../errors.ts';
 
 /** The codes of the public contract, plus the masked one for our own failures. */
-const CONTRACT_CODES = new Set([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'INTERNAL_SERVER_ERROR',
-]);
+const KEPT_CODES = new Set<string>([...CONTRACT_CODES, 'INTERNAL_SERVER_ERROR']);
 
 /**
  * Every error a client can cause carries a contract code: yoga's and graphql-js's own codes
@@ -23,7 +16,7 @@ export function useErrorCodes(): Plugin {
   const tag = (errors: readonly GraphQLError[]) => {
     for (const error of errors) {
       const ext = error.extensions as Record<string, unknown>;
-      if (typeof ext.code === 'string' && CONTRACT_CODES.has(ext.code)) continue;
+      if (typeof ext.code === 'string' && KEPT_CODES.has(ext.code)) continue;
       (error as { extensions: Record<string, unknown> }).extensions = { ...ext, code: 'BAD_USER_INPUT' };
     }
   };

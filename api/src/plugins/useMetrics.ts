@@ -1,13 +1,9 @@
-import { Kind, type DocumentNode, type GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Metrics } from '../metrics.ts';
 
-function operationType(document: DocumentNode, name: string | null | undefined): string {
-  const operation = document.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!name || d.name?.value === name),
-  );
-  return operation?.operation ?? 'unknown';
-}
+const operationType = (document: DocumentNode, name: string | null | undefined) =>
+  getOperationAST(document, name)?.operation ?? 'unknown';
 
 /** Counts operations by type (HTTP and WebSocket) and the errors HTTP responses carry, by code. */
 export function useMetrics(metrics: Metrics): Plugin {

@@ -12,6 +12,7 @@
 import { startJanus, type RunningJanus } from '@spaces/janus';
 import { PlainRtpEndpoint } from '@spaces/janus/testing';
 import { EVENTS, Q } from '../support/spaces.ts';
+import { seededRandom } from '../support/janus-proxy.ts';
 import {
   faultHandle,
   httpGql,
@@ -94,17 +95,7 @@ const MB = 1024 * 1024;
 const SETTLE_MS = 6_000;
 const REACTIONS = ['👏', '❤️', '🔥', '🎉'];
 
-/** A small seeded PRNG (mulberry32), so a run's mix of operations can be repeated. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 interface Member {
   id: string;
@@ -126,7 +117,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const maxAudio = options.maxAudio ?? 8;
   const subscriberCount = options.subscribers ?? 8;
   const churnEveryMs = options.churnEveryMs ?? 3_000;
-  const rnd = random(options.seed ?? 1);
+  const rnd = seededRandom(options.seed ?? 1);
   const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(rnd() * xs.length)];
 
   let janus: RunningJanus | null = null;
