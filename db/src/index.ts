@@ -50,6 +50,10 @@ export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle>
       max: options.maxConnections ?? 10,
       onnotice: () => {},
       connection: { application_name: 'spaces' },
+      // No array-typed parameters are sent (drizzle expands inArray into one parameter each), so
+      // the array-type look-up postgres.js runs on every new connection is not needed; run while
+      // PostgreSQL restarts, it failed outside any query as an unhandled rejection.
+      fetch_types: false,
       // Seconds before reconnecting after a failed attempt. postgres.js's default grows to 20 s
       // after a few failures (one count for all connections of the client), and its LISTEN
       // connection (the event bus) waits that long after a short PostgreSQL restart: ~4–6 s
