@@ -45,6 +45,22 @@ export const JanusErrorCode = {
   AUDIOBRIDGE_UNKNOWN_ERROR: 499,
 } as const;
 
+/** Streaming plugin error codes (janus_streaming.c): they overlap the core's, so they are kept apart. */
+export const StreamingErrorCode = {
+  NO_MESSAGE: 450,
+  INVALID_JSON: 451,
+  INVALID_REQUEST: 452,
+  MISSING_ELEMENT: 453,
+  INVALID_ELEMENT: 454,
+  NO_SUCH_MOUNTPOINT: 455,
+  CANT_CREATE: 456,
+  UNAUTHORIZED: 457,
+  CANT_SWITCH: 458,
+  CANT_RECORD: 459,
+  INVALID_STATE: 460,
+  UNKNOWN_ERROR: 470,
+} as const;
+
 /** What went wrong, independent of whether the core or the plugin said it. */
 export type JanusErrorKind =
   | 'no-such-room'
@@ -59,6 +75,8 @@ export type JanusErrorKind =
   | 'invalid-sdp'
   | 'no-such-session'
   | 'no-such-handle'
+  | 'no-such-mountpoint'
+  | 'cant-create'
   | 'other';
 
 const KIND_BY_CODE: Record<number, JanusErrorKind> = {
@@ -80,6 +98,14 @@ const KIND_BY_CODE: Record<number, JanusErrorKind> = {
   [JanusErrorCode.HANDLE_NOT_FOUND]: 'no-such-handle',
 };
 
+const STREAMING_KIND_BY_CODE: Record<number, JanusErrorKind> = {
+  [StreamingErrorCode.MISSING_ELEMENT]: 'missing-element',
+  [StreamingErrorCode.INVALID_ELEMENT]: 'invalid-element',
+  [StreamingErrorCode.NO_SUCH_MOUNTPOINT]: 'no-such-mountpoint',
+  [StreamingErrorCode.CANT_CREATE]: 'cant-create',
+  [StreamingErrorCode.UNAUTHORIZED]: 'unauthorized',
+};
+
 /** Janus answered, with an error: from the core (`error.code`) or a plugin (`error_code`). */
 export class JanusError extends Error {
   override readonly name = 'JanusError';
@@ -89,10 +115,12 @@ export class JanusError extends Error {
     readonly reason: string,
     /** The request that failed, e.g. "create" or "mute". */
     readonly request?: string,
+    /** The plugin that answered (plugin errors only): the Streaming plugin's codes overlap the core's. */
+    readonly plugin?: string,
   ) {
     super(`Janus ${request ? `${request}: ` : ''}${reason} (${code})`);
     // 490 is both the core's "unknown" and AudioBridge's "ID exists"; AudioBridge's wins here.
-    this.kind = KIND_BY_CODE[code] ?? 'other';
+    this.kind = (plugin === 'janus.plugin.streaming' ? STREAMING_KIND_BY_CODE[code] : KIND_BY_CODE[code]) ?? 'other';
   }
 }
 

@@ -33,6 +33,12 @@ export {
   type RtpForwarder,
   type SamplingRate,
 } from './audiobridge.ts';
+export {
+  StreamingHandle,
+  type RtpAudioMountpointOptions,
+  type StreamingEvents,
+  type StreamingMountpoint,
+} from './streaming.ts';
 export type { JanusMessage, Jsep, PluginData } from './transport.ts';
-export { JanusConnectionError, JanusError, JanusErrorCode, type JanusErrorKind } from './errors.ts';
+export { JanusConnectionError, JanusError, JanusErrorCode, StreamingErrorCode, type JanusErrorKind } from './errors.ts';
 export { TypedEmitter, type EventMap } from './emitter.ts';

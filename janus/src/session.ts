@@ -4,6 +4,7 @@
  * away. Handles (handle.ts) and plugins (audiobridge.ts) build on it.
  */
 import { AudioBridgeHandle } from './audiobridge.ts';
+import { StreamingHandle } from './streaming.ts';
 import { TypedEmitter, type EventMap } from './emitter.ts';
 import { JanusConnectionError, JanusError } from './errors.ts';
 import type { PluginHandle } from './handle.ts';
@@ -95,6 +96,12 @@ export class JanusSession extends TypedEmitter<JanusSessionEvents> {
     return new AudioBridgeHandle(this, handleId, options.adminKey);
   }
 
+  /** Attaches a handle to the Streaming plugin: mountpoints (with `adminKey`), or one viewer. */
+  async attachStreaming(options: { adminKey?: string; opaqueId?: string } = {}): Promise<StreamingHandle> {
+    const handleId = await this.attach('janus.plugin.streaming', options.opaqueId);
+    return new StreamingHandle(this, handleId, options.adminKey);
+  }
+
   /** Attaches to any plugin; returns the handle ID. Used by the typed attach methods. */
   async attach(plugin: string, opaqueId?: string): Promise<number> {
     const response = await this.request({ janus: 'attach', plugin, opaque_id: opaqueId });
@@ -169,7 +176,7 @@ export class JanusSession extends TypedEmitter<JanusSessionEvents> {
     const data = reply.plugindata?.data;
     if (!data) throw new JanusError(0, `unexpected reply "${reply.janus}"`, request);
     if (typeof data.error_code === 'number') {
-      throw new JanusError(data.error_code, String(data.error ?? 'plugin error'), request);
+      throw new JanusError(data.error_code, String(data.error ?? 'plugin error'), request, reply.plugindata?.plugin);
     }
     return reply.jsep ? { data, jsep: reply.jsep } : { data };
   }
