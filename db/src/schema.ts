@@ -75,6 +75,8 @@ export const follows = pgTable(
 export const spaceState = pgEnum('space_state', ['SCHEDULED', 'LIVE', 'ENDED']);
 export const speakerPolicy = pgEnum('speaker_policy', ['EVERYONE', 'FOLLOWING', 'INVITED']);
 export const participantRole = pgEnum('participant_role', ['HOST', 'CO_HOST', 'SPEAKER', 'LISTENER']);
+// STAGE: a seat in the space's AudioBridge room; AUDIENCE: a viewer of a Streaming relay of its mix.
+export const audioTier = pgEnum('audio_tier', ['STAGE', 'AUDIENCE']);
 
 export const spaces = pgTable(
   'spaces',
@@ -122,6 +124,10 @@ export const participants = pgTable(
     // This participant's id in the space's AudioBridge room while connected: any API instance can
     // then mute or kick it, whichever instance holds its handle.
     mixerParticipantId: bigint('mixer_participant_id', { mode: 'number' }),
+    // Which tier that connection is on, and for AUDIENCE the Janus instance (edge) serving it; the
+    // id above then names the audience connection (Janus lists no viewers by id).
+    audioTier: audioTier('audio_tier'),
+    audioInstance: text('audio_instance'),
     joinedAt: timestamp('joined_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     // One row per user and space, reused on rejoin; present while leftAt is null.
     leftAt: timestamp('left_at', { withTimezone: true, precision: 3 }),
@@ -130,7 +136,30 @@ export const participants = pgTable(
     uniqueIndex('participants_space_user_key').on(t.spaceId, t.userId),
     index('participants_present_idx').on(t.spaceId, t.role).where(sql`${t.leftAt} is null`),
     index('participants_user_idx').on(t.userId).where(sql`${t.leftAt} is null`),
+    // Listeners per edge, for placing a new one where there is most headroom.
+    index('participants_audience_edge_idx').on(t.audioInstance).where(sql`${t.audioTier} = 'AUDIENCE'`),
   ],
+);
+
+/**
+ * A space's mix relayed to an audience edge: a Streaming mountpoint on that Janus instance, fed by
+ * an `rtp_forward` of the space's AudioBridge room. The reconciler makes these exist for every edge
+ * that has listeners of the space, and removes the rest.
+ */
+export const audienceRelays = pgTable(
+  'audience_relays',
+  {
+    spaceId: uuid('space_id')
+      .notNull()
+      .references(() => spaces.id, { onDelete: 'cascade' }),
+    instance: text('instance').notNull(),
+    mountpoint: bigint('mountpoint', { mode: 'number' }).notNull(),
+    port: integer('port').notNull(),
+    // The forwarder's stream id in the room on the mixing instance; null until it is forwarding.
+    forwarder: bigint('forwarder', { mode: 'number' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.instance] })],
 );
 
 export const speakerInvites = pgTable(
