@@ -127,6 +127,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     prebuffering: config.mixerPrebuffering,
     sweepMs: config.mixerSweepMs,
     allowPlainRtp: config.mixerPlainRtp,
+    listenerSeats: config.mixerListenerSeats,
   });
   const metrics = new Metrics(database.db, mixer);
   limits.store.onRefused = (name) => metrics.limited.inc({ limit: name });
@@ -349,6 +350,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     },
     async stop() {
       if (janitor) clearInterval(janitor);
+      dispatcher.close();
       await mixer.stop();
       services.bars.close();
       liveSessions.close();

@@ -1,6 +1,21 @@
 import type { IceConfig } from './services/ice.ts';
 import { parseTrustProxy, type TrustProxy } from './lib/client-address.ts';
 
+/** What a Janus instance is for: mixing stages, serving audiences (an edge), or both (the default). */
+export type JanusRole = 'mix' | 'edge' | 'both';
+
+export interface MixerInstanceConfig {
+  name: string;
+  url: string;
+  adminKey: string;
+  apiSecret?: string;
+  role?: JanusRole;
+  /** Where mixing instances send a space's mix for this edge's relays (default: the URL's host). */
+  rtpHost?: string;
+  /** Listeners this edge is meant to carry; placement picks the edge with the most headroom. */
+  capacity?: number;
+}
+
 /** Everything configurable, from the environment (documented in the README; listed in turbo.json). */
 export interface Config {
   port: number;
@@ -18,7 +33,9 @@ export interface Config {
    * Janus instances the API controls (JANUS_URLS="name=http://127.0.0.1:8088/janus,..." with
    * JANUS_ADMIN_KEY). Empty: `main.ts` starts a private Janus; a bare buildApp() has no voice.
    */
-  mixers: { name: string; url: string; adminKey: string; apiSecret?: string }[];
+  mixers: MixerInstanceConfig[];
+  /** Listeners a room seats in the AudioBridge (connectAudio) before they must use the audience tier (AUDIO_LISTENER_SEATS). */
+  mixerListenerSeats: number;
   /** AudioBridge prebuffering in 20 ms packets (the mixer's added delay). */
   mixerPrebuffering: number;
   /** How often every live room is compared with the database and repaired (VOICE_SWEEP_MS). */
@@ -85,7 +102,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     pubsub,
     sessionTtlDays: Number(env.SESSION_TTL_DAYS ?? 30),
     hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
-    mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET),
+    mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET, env.JANUS_ROLES, env.JANUS_EDGE_CAPACITY),
+    mixerListenerSeats: wholeNumber('AUDIO_LISTENER_SEATS', env.AUDIO_LISTENER_SEATS, 50, 0),
     mixerPrebuffering: prebuffering(env.JANUS_PREBUFFERING),
     mixerSweepMs: sweepMs(env.VOICE_SWEEP_MS),
     mixerPlainRtp: false,
@@ -123,15 +141,46 @@ function iceFromEnv(env: NodeJS.ProcessEnv): IceConfig {
   return { stunUrls: list('STUN_URLS', 'stun'), turnUrls, turnSecret, turnTtlSeconds };
 }
 
-function parseJanusUrls(raw: string | undefined, adminKey: string | undefined, apiSecret: string | undefined) {
+function wholeNumber(name: string, raw: string | undefined, fallback: number, min: number): number {
+  const value = Number(raw ?? fallback);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, got "${raw}"`);
+  return value;
+}
+
+/**
+ * JANUS_URLS="name=http://host:8088/janus,..." (`;` also separates), JANUS_ROLES="name=mix,other=edge"
+ * (unnamed instances do both), JANUS_EDGE_CAPACITY listeners per edge (default 2000).
+ */
+function parseJanusUrls(
+  raw: string | undefined,
+  adminKey: string | undefined,
+  apiSecret: string | undefined,
+  rolesRaw: string | undefined,
+  capacityRaw: string | undefined,
+): MixerInstanceConfig[] {
   if (!raw) return [];
   if (!adminKey) throw new Error('JANUS_URLS needs JANUS_ADMIN_KEY (the AudioBridge admin_key of those instances)');
-  return raw.split(',').map((entry, i) => {
-    const eq = entry.indexOf('=');
-    const [name, url] = eq > 0 ? [entry.slice(0, eq).trim(), entry.slice(eq + 1).trim()] : [`janus${i + 1}`, entry.trim()];
-    if (!/^https?:\/\//.test(url)) throw new Error(`JANUS_URLS: "${entry}" is not name=http(s)://host:port/janus`);
-    return { name, url, adminKey, apiSecret: apiSecret || undefined };
-  });
+  const capacity = wholeNumber('JANUS_EDGE_CAPACITY', capacityRaw, 2000, 1);
+  const roles = new Map<string, JanusRole>();
+  for (const entry of (rolesRaw ?? '').split(/[,;]/).filter((e) => e.trim())) {
+    const [name, role] = entry.split('=').map((s) => s.trim());
+    if (!name || (role !== 'mix' && role !== 'edge' && role !== 'both'))
+      throw new Error(`JANUS_ROLES: "${entry}" is not name=mix, name=edge or name=both`);
+    roles.set(name, role);
+  }
+  const instances = raw
+    .split(/[,;]/)
+    .filter((e) => e.trim())
+    .map((entry, i) => {
+      const eq = entry.indexOf('=');
+      const [name, url] = eq > 0 ? [entry.slice(0, eq).trim(), entry.slice(eq + 1).trim()] : [`janus${i + 1}`, entry.trim()];
+      if (!/^https?:\/\//.test(url)) throw new Error(`JANUS_URLS: "${entry}" is not name=http(s)://host:port/janus`);
+      return { name, url, adminKey, apiSecret: apiSecret || undefined, role: roles.get(name) ?? 'both', capacity };
+    });
+  for (const name of roles.keys())
+    if (!instances.some((i) => i.name === name)) throw new Error(`JANUS_ROLES names "${name}", which JANUS_URLS does not`);
+  if (!instances.some((i) => i.role !== 'edge')) throw new Error('JANUS_ROLES: at least one instance must mix (role mix or both)');
+  return instances;
 }
 
 /** Janus takes 0–50; anything else it would silently replace with its default of 6 (~120 ms). */

@@ -110,7 +110,9 @@ const OPUS_PAYLOAD_TYPE = 111;
 
 export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   readonly pc: RTCPeerConnection;
-  readonly transceiver: RTCRtpTransceiver;
+  transceiver!: RTCRtpTransceiver;
+  /** The complete local answer (candidates included), for answerAudio, when Janus offered. */
+  answerSdp = '';
   readonly name: string;
   readonly timings: WebRtcTimings;
   readonly dtlsSetup: 'actpass' | 'active';
@@ -132,7 +134,7 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   #timestamp = randomInt(0, 2 ** 31);
   #audioLevelId: number | undefined;
 
-  private constructor(options: WebRtcAudioClientOptions) {
+  private constructor(options: WebRtcAudioClientOptions, answering = false) {
     super();
     this.name = options.name ?? 'webrtc';
     this.dtlsSetup = options.dtlsSetup ?? 'actpass';
@@ -158,10 +160,17 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
       headerExtensions: { audio: [useAudioLevelIndication()], video: [] },
     });
     this.timings = { offerStartedAt: performance.now() };
-    this.transceiver = this.pc.addTransceiver('audio', { direction: options.direction ?? 'sendrecv' });
-    this.transceiver.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.#receive(rtp));
-    });
+    if (answering) {
+      // The transceiver comes with Janus's offer.
+      this.pc.onTrack.subscribe((track) => {
+        track.onReceiveRtp.subscribe((rtp) => this.#receive(rtp));
+      });
+    } else {
+      this.transceiver = this.pc.addTransceiver('audio', { direction: options.direction ?? 'sendrecv' });
+      this.transceiver.onTrack.subscribe((track) => {
+        track.onReceiveRtp.subscribe((rtp) => this.#receive(rtp));
+      });
+    }
     this.pc.iceConnectionStateChange.subscribe((state) => {
       // Only "connected": werift 0.24.4 reports "completed" when gathering ends, before any check.
       if (state === 'connected' && this.timings.iceConnectedAt === undefined)
@@ -191,6 +200,34 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
       // werift keeps its own description (actpass) and follows the answer's role.
       client.offer = client.dtlsSetup === 'active' ? sdp.replace(/a=setup:actpass/g, 'a=setup:active') : sdp;
       client.timings.offerReadyAt = performance.now();
+      return client;
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+  }
+
+  /**
+   * A receive-only client answering Janus's offer (the audience tier: listenAudio's offer in, the
+   * complete answer in `answerSdp` for answerAudio). Time from `markRequestSent()` as usual.
+   */
+  static async answering(offer: string, options: Omit<WebRtcAudioClientOptions, 'direction' | 'dtlsSetup'> = {}): Promise<WebRtcAudioClient> {
+    assertInTestNamespace();
+    const client = new WebRtcAudioClient(options, true);
+    try {
+      await client.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      const transceiver = client.pc.getTransceivers()[0];
+      if (!transceiver) throw new Error(`${client.name}: the offer made no transceiver`);
+      client.transceiver = transceiver;
+      transceiver.setDirection('recvonly');
+      const answer = await client.pc.createAnswer();
+      client.#noStun();
+      await client.pc.setLocalDescription(answer);
+      await client.#gatheringComplete(5000);
+      const sdp = client.pc.localDescription?.sdp ?? '';
+      if (!/\r\na=candidate:/.test(sdp)) throw new Error(`${client.name}: the answer has no ICE candidate:\n${sdp}`);
+      client.answerSdp = sdp;
+      client.timings.answerAppliedAt = performance.now();
       return client;
     } catch (error) {
       await client.close();

@@ -3,20 +3,28 @@ import { participants, spaces, type Database } from '@spaces/db';
 import { Effects, type Dispatcher } from '../spaces/effects.ts';
 import type { ParticipantRow, Tx } from '../spaces/reads.ts';
 
-type AudioColumns = Pick<ParticipantRow, 'mixerParticipantId' | 'audioConnected' | 'speaking'>;
+type AudioColumns = Pick<ParticipantRow, 'mixerParticipantId' | 'audioTier' | 'audioInstance' | 'audioConnected' | 'speaking'>;
 
-const NO_AUDIO: AudioColumns = { mixerParticipantId: null, audioConnected: false, speaking: false };
+const NO_AUDIO: AudioColumns = { mixerParticipantId: null, audioTier: null, audioInstance: null, audioConnected: false, speaking: false };
+
+/** A connection that went with its audience edge: its listener is told to connect again. */
+export interface LostListener {
+  participantId: string;
+  userId: string;
+  spaceId: string;
+}
 
 /** Audio events for one participant's change: connection and voice activity. */
 function audioEvents(fx: Effects, before: ParticipantRow, after: ParticipantRow) {
-  if (before.audioConnected !== after.audioConnected)
+  if (before.audioConnected !== after.audioConnected || before.audioTier !== after.audioTier)
     fx.event({ kind: 'PARTICIPANT_UPDATED', participantId: after.id, userId: after.userId });
   if (before.speaking !== after.speaking) fx.event({ kind: 'SPEAKING_CHANGED', participantId: after.id, userId: after.userId });
 }
 
 /**
  * The only writer of the audio columns: where a space's room lives (`mixer_instance`,
- * `mixer_room`) and each participant's mixer id, connection and voice activity. Every write
+ * `mixer_room`) and each participant's connection (its id, tier and edge), whether its media is
+ * up, and voice activity. Every write
  * names the mixer id it is about, so a late report about an old connection cannot touch a newer
  * one.
  */
@@ -47,7 +55,30 @@ export class AudioState {
    * older one is no longer wanted, and the reconciler removes it from the room).
    */
   expect(participantId: string, mixerId: number): Promise<ParticipantRow | null> {
-    return this.#update(participantId, { mixerParticipantId: mixerId, audioConnected: false, speaking: false }, isNull(participants.leftAt));
+    return this.#update(
+      participantId,
+      { mixerParticipantId: mixerId, audioTier: 'STAGE', audioInstance: null, audioConnected: false, speaking: false },
+      isNull(participants.leftAt),
+    );
+  }
+
+  /** Before watching a relay: this audience connection on `edge` is the participant's from now on. */
+  expectAudience(participantId: string, connectionId: number, edge: string): Promise<ParticipantRow | null> {
+    return this.#update(
+      participantId,
+      { mixerParticipantId: connectionId, audioTier: 'AUDIENCE', audioInstance: edge, audioConnected: false, speaking: false },
+      isNull(participants.leftAt),
+    );
+  }
+
+  /** An audience edge went away: every connection on it is gone. Returns whose, to tell them. */
+  async forgetAudienceOn(edge: string): Promise<LostListener[]> {
+    const lost = await this.db
+      .select({ participantId: participants.id, userId: participants.userId, spaceId: participants.spaceId, mixerId: participants.mixerParticipantId })
+      .from(participants)
+      .where(and(eq(participants.audioTier, 'AUDIENCE'), eq(participants.audioInstance, edge)));
+    await this.forgetMany(lost.map((l) => ({ participantId: l.participantId, mixerId: l.mixerId! })));
+    return lost.map(({ participantId, userId, spaceId }) => ({ participantId, userId, spaceId }));
   }
 
   /** Media of that connection is up (or down). */

@@ -1,15 +1,22 @@
 import { createHmac } from 'node:crypto';
-import { JanusSession, type AudioBridgeHandle, type JanusConnectionError } from '@spaces/janus';
+import { JanusSession, type AudioBridgeHandle, type JanusConnectionError, type StreamingHandle } from '@spaces/janus';
+import type { JanusRole } from '../../config.ts';
 
 /** One configured Janus instance the API controls. */
 export interface MixerInstance {
   name: string;
   /** Janus HTTP API base URL, e.g. http://127.0.0.1:8088/janus */
   url: string;
-  /** AudioBridge admin_key: needed to create rooms and forwarders. Room secrets and pins derive from it. */
+  /** AudioBridge and Streaming admin_key: needed to create rooms, forwarders and mountpoints. Secrets and pins derive from it. */
   adminKey: string;
   /** Janus api_secret: every request carries it. */
   apiSecret?: string;
+  /** Mixing stages, serving audiences, or both (default). */
+  role?: JanusRole;
+  /** Where mixing instances send a space's mix for this instance's relays (default: the URL's host). */
+  rtpHost?: string;
+  /** Listeners this instance is meant to carry as an edge (default 2000). */
+  capacity?: number;
 }
 
 export interface InstanceHooks {
@@ -27,6 +34,7 @@ export interface InstanceHooks {
 export class JanusInstance {
   #session: JanusSession | null = null;
   #control: AudioBridgeHandle | null = null;
+  #relays: StreamingHandle | null = null;
   #retry: NodeJS.Timeout | null = null;
   #connecting: Promise<boolean> | null = null;
   #stopped = false;
@@ -56,6 +64,38 @@ export class JanusInstance {
     return this.isUp ? this.#control : null;
   }
 
+  /** Mixes stages: spaces' AudioBridge rooms may be placed here. */
+  get mixes(): boolean {
+    return (this.config.role ?? 'both') !== 'edge';
+  }
+
+  /** Serves audiences: listeners may be placed here (it needs the Streaming plugin). */
+  get servesAudience(): boolean {
+    return (this.config.role ?? 'both') !== 'mix';
+  }
+
+  get capacity(): number {
+    return this.config.capacity ?? 2000;
+  }
+
+  /** Where a mixing instance sends RTP for this instance's mountpoints. */
+  get rtpHost(): string {
+    return this.config.rtpHost ?? new URL(this.config.url).hostname;
+  }
+
+  /** The Streaming handle for mountpoint requests; null while down, or without the Streaming plugin. */
+  get relays(): StreamingHandle | null {
+    return this.isUp ? this.#relays : null;
+  }
+
+  mountpointSecret(mountpoint: number): string {
+    return this.#derive(`mountpoint:${mountpoint}`);
+  }
+
+  mountpointPin(mountpoint: number): string {
+    return this.#derive(`mountpoint-pin:${mountpoint}`);
+  }
+
   /** Room secrets and pins are derived, not stored: any API instance (or a restarted one) knows them. */
   roomSecret(room: number): string {
     return this.#derive(`room:${room}`);
@@ -83,12 +123,14 @@ export class JanusInstance {
     try {
       session = await JanusSession.create({ url: this.config.url, apiSecret: this.config.apiSecret, requestTimeoutMs: 5_000 });
       const control = await session.attachAudioBridge({ adminKey: this.config.adminKey, opaqueId: 'spaces-control' });
+      const relays = this.servesAudience ? await session.attachStreaming({ adminKey: this.config.adminKey, opaqueId: 'spaces-relays' }) : null;
       if (this.#stopped) {
         await session.destroy();
         return false;
       }
       this.#session = session;
       this.#control = control;
+      this.#relays = relays;
       const connected = session;
       session.once('disconnected', (error) => this.#lost(connected, error));
     } catch (error) {
@@ -110,6 +152,7 @@ export class JanusInstance {
     if (this.#stopped || this.#session !== session) return;
     this.#session = null;
     this.#control = null;
+    this.#relays = null;
     this.#downSince = Date.now();
     console.error(`[mixer] lost Janus "${this.name}": ${error.message}; reconnecting`);
     this.hooks.down(this).catch((e) => console.error(`[mixer] recording the loss of "${this.name}" failed`, e));
@@ -131,6 +174,7 @@ export class JanusInstance {
     const session = this.#session;
     this.#session = null;
     this.#control = null;
+    this.#relays = null;
     // Destroying the session makes Janus drop its handles (and so their participants).
     await session?.destroy();
   }

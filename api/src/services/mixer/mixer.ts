@@ -2,14 +2,23 @@ import { randomInt } from 'node:crypto';
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type postgres from 'postgres';
 import { participants, spaces, type Database } from '@spaces/db';
-import { JanusConnectionError, JanusError, type AudioBridgeHandle, type PlainRtpAnswer, type PlainRtpOffer } from '@spaces/janus';
-import { isHeardAtMixer, type Role } from '../../domain/rules.ts';
+import {
+  JanusConnectionError,
+  JanusError,
+  type AudioBridgeHandle,
+  type PlainRtpAnswer,
+  type PlainRtpOffer,
+  type PluginHandle,
+  type StreamingHandle,
+} from '@spaces/janus';
+import { isHeardAtMixer, isOnStage, type Role } from '../../domain/rules.ts';
 import { appError, badInput, conflict } from '../../errors.ts';
 import type { Dispatcher } from '../spaces/effects.ts';
 import type { ParticipantRow, SpaceRow, Spaces } from '../spaces/index.ts';
 import { AudioState } from './audio-state.ts';
 import { JanusInstance, type MixerInstance } from './instances.ts';
 import { Reconciler, type HeldConnection, type ReconcileStats } from './reconciler.ts';
+import { AudienceRelays } from './relays.ts';
 
 export interface MixerOptions {
   /** Packets buffered per speaker before mixing (x 20 ms of delay). */
@@ -22,21 +31,38 @@ export interface MixerOptions {
   allowPlainRtp: boolean;
   /** How long a start waits for each Janus before serving without it. */
   startTimeoutMs: number;
+  /**
+   * Listeners a room seats in the AudioBridge through connectAudio (older clients); past that they
+   * get CONFLICT pointing to listenAudio, the audience tier.
+   */
+  listenerSeats: number;
 }
 
-const DEFAULTS: MixerOptions = { prebuffering: 2, reconnectIntervalMs: 500, sweepMs: 3_000, allowPlainRtp: false, startTimeoutMs: 5_000 };
+const DEFAULTS: MixerOptions = {
+  prebuffering: 2,
+  reconnectIntervalMs: 500,
+  sweepMs: 3_000,
+  allowPlainRtp: false,
+  startTimeoutMs: 5_000,
+  listenerSeats: 50,
+};
 const MAX_SDP_BYTES = 20_000;
 /** Janus ids are 64-bit; ours stay exact in a JavaScript number and a bigint column. */
 const newMixerId = () => randomInt(1, 2 ** 47);
 
-/** One participant's audio: a Janus handle the API owns, joined (or joining) the space's room. */
-interface Connection extends HeldConnection {
+/**
+ * One participant's audio: a Janus handle the API owns. STAGE: joined (or joining) the space's
+ * room. AUDIENCE: a viewer of the space's relay on an edge (`room` is then the mountpoint).
+ */
+type Connection = HeldConnection & {
   instance: string;
   room: number;
-  handle: AudioBridgeHandle;
+  /** What the viewer's answer must name (AUDIENCE). */
+  offerId?: string;
+  handle: AudioBridgeHandle | StreamingHandle;
   /** Set once we let go of it ourselves, so its hang-up is not reported as a drop. */
   closing: boolean;
-}
+};
 
 const voiceReconnecting = () =>
   appError('CONFLICT', 'Voice for this space is reconnecting to its mixer; try again in a moment.', { retryAfterMs: 1000 });
@@ -54,6 +80,7 @@ export class Mixer {
   readonly #exclusive = new Map<string, Promise<unknown>>();
   readonly #options: MixerOptions;
   readonly audio: AudioState;
+  readonly relays: AudienceRelays;
   readonly reconciler: Reconciler;
   #stopped = false;
 
@@ -67,6 +94,7 @@ export class Mixer {
   ) {
     this.#options = { ...DEFAULTS, ...options };
     this.audio = new AudioState(db, dispatcher);
+    this.relays = new AudienceRelays(db, { instance: (name) => this.#usable(name), all: () => [...this.#instances.values()] });
     this.reconciler = new Reconciler(db, sql, this.audio, this.#roomOwner(), {
       sweepMs: this.#options.sweepMs,
       missingGraceMs: 2_000,
@@ -127,12 +155,34 @@ export class Mixer {
   /** Janus went away: every connection on it is gone. */
   async #instanceDown(instance: JanusInstance) {
     for (const c of [...this.#connections.values()]) if (c.instance === instance.name) this.#drop(c, { record: false });
+    if (instance.servesAudience) await this.#edgeLost(instance);
     const affected = await this.db
       .select({ id: participants.id, mixerId: participants.mixerParticipantId })
       .from(participants)
       .innerJoin(spaces, eq(spaces.id, participants.spaceId))
-      .where(and(eq(spaces.mixerInstance, instance.name), eq(spaces.state, 'LIVE'), isNotNull(participants.mixerParticipantId)));
+      .where(
+        and(
+          eq(spaces.mixerInstance, instance.name),
+          eq(spaces.state, 'LIVE'),
+          isNotNull(participants.mixerParticipantId),
+          eq(participants.audioTier, 'STAGE'),
+        ),
+      );
     await this.audio.forgetMany(affected.map((p) => ({ participantId: p.id, mixerId: p.mixerId! })));
+  }
+
+  /**
+   * An audience edge went away: its listeners are told (only they) to connect again, and are
+   * placed elsewhere; its relays are forgotten, and the forwards into it stopped by the reconciler.
+   */
+  async #edgeLost(edge: JanusInstance) {
+    const lost = await this.audio.forgetAudienceOn(edge.name);
+    const spaceIds = new Set([...lost.map((l) => l.spaceId), ...(await this.relays.forgetEdge(edge.name))]);
+    for (const spaceId of spaceIds) {
+      const userIds = lost.filter((l) => l.spaceId === spaceId).map((l) => l.userId);
+      if (userIds.length > 0) this.dispatcher.publish(spaceId, { kind: 'AUDIO_RECONNECT', userIds });
+      void this.reconciler.request(spaceId);
+    }
   }
 
   #roomOwner() {
@@ -140,7 +190,7 @@ export class Mixer {
       instance: (name: string | null) => this.#usable(name),
       place: async (space: SpaceRow) => {
         // With every instance down there is nowhere to place it yet; placed once one is back.
-        if ([...this.#instances.values()].some((i) => i.isUp)) await this.#ensureRoom(space);
+        if ([...this.#instances.values()].some((i) => i.isUp && i.mixes)) await this.#ensureRoom(space);
       },
       createRoom: (instance: JanusInstance, room: number) => this.#createRoom(instance, room),
       held: (spaceId: string) => [...this.#connections.values()].filter((c) => c.spaceId === spaceId),
@@ -148,6 +198,8 @@ export class Mixer {
         const c = this.#connections.get(participantId);
         if (c && c.mixerId === mixerId) await this.#close(c);
       },
+      relays: this.relays,
+      edges: () => [...this.#instances.values()].filter((i) => i.servesAudience && i.isUp),
     };
   }
 
@@ -197,9 +249,9 @@ export class Mixer {
     return this.#ensureRoom(current!);
   }
 
-  /** The instance with the fewest live spaces, among those reachable now. */
+  /** The mixing instance with the fewest live spaces, among those reachable now. */
   async #placeSpace(): Promise<JanusInstance> {
-    const up = [...this.#instances.values()].filter((i) => i.isUp);
+    const up = [...this.#instances.values()].filter((i) => i.isUp && i.mixes);
     if (up.length === 0) throw this.available ? voiceReconnecting() : conflict('Voice is not available on this server.');
     const live = await this.db
       .select({ name: spaces.mixerInstance })
@@ -253,6 +305,7 @@ export class Mixer {
       const { instance, room } = await this.#ensureRoom(space);
       const session = instance.session;
       if (!session) throw voiceReconnecting();
+      if (me.role === 'LISTENER' && 'jsep' in media) await this.#requireListenerSeat(space.id, me.id);
       // The new connection is the wanted one from here on: an older one (here, or held by another
       // API instance) is released and kicked by the reconciler.
       const mixerId = newMixerId();
@@ -262,7 +315,17 @@ export class Mixer {
       if (old) await this.#close(old);
 
       let handle: AudioBridgeHandle | null = null;
-      const connection: Connection = { participantId: me.id, spaceId: space.id, mixerId, instance: instance.name, room, handle: null!, joining: true, closing: false };
+      const connection: Connection = {
+        participantId: me.id,
+        spaceId: space.id,
+        mixerId,
+        tier: 'STAGE',
+        instance: instance.name,
+        room,
+        handle: null!,
+        joining: true,
+        closing: false,
+      };
       try {
         handle = await session.attachAudioBridge({ opaqueId: `participant-${me.id}` });
         connection.handle = handle;
@@ -293,28 +356,144 @@ export class Mixer {
     });
   }
 
+  /**
+   * A listener's room seat (connectAudio from an older client) while the room has seats to spare;
+   * past that, the audience tier.
+   */
+  async #requireListenerSeat(spaceId: string, participantId: string) {
+    const seated = await this.db
+      .select({ id: participants.id })
+      .from(participants)
+      .where(
+        and(
+          eq(participants.spaceId, spaceId),
+          eq(participants.role, 'LISTENER'),
+          eq(participants.audioTier, 'STAGE'),
+          isNotNull(participants.mixerParticipantId),
+        ),
+      )
+      .limit(this.#options.listenerSeats + 1);
+    if (seated.filter((p) => p.id !== participantId).length >= this.#options.listenerSeats)
+      throw appError('CONFLICT', 'The mixer has no listener seats left in this space: listen through the audience tier with listenAudio.', {
+        useInstead: 'listenAudio',
+      });
+  }
+
+  /**
+   * The audience tier, step one: places the viewer (a listener) on the edge with the most
+   * headroom, makes the space's relay exist there, and returns the relay's offer. The viewer
+   * answers with `answer`. Replaces any earlier connection of the viewer.
+   */
+  async listen(viewerId: string, spaceId: string): Promise<{ offerId: string; offer: string; participant: ParticipantRow }> {
+    if (!this.available) throw conflict('Voice is not available on this server.');
+    const { space, me } = await this.spaces.requireLivePresence(viewerId, spaceId);
+    if (isOnStage(me.role as Role)) throw conflict('On stage, audio goes through the mixer: connect with connectAudio.');
+    return this.#oneAtATime(me.id, async () => {
+      await this.#ensureRoom(space);
+      const edge = await this.#placeListener();
+      const session = edge.session;
+      if (!session) throw voiceReconnecting();
+      const connectionId = newMixerId();
+      const expected = await this.audio.expectAudience(me.id, connectionId, edge.name);
+      if (!expected) throw conflict('Not in the space.');
+      const old = this.#connections.get(me.id);
+      if (old) await this.#close(old);
+
+      const connection: Connection = {
+        participantId: me.id,
+        spaceId: space.id,
+        mixerId: connectionId,
+        tier: 'AUDIENCE',
+        instance: edge.name,
+        room: 0,
+        offerId: `${connectionId.toString(36)}.${edge.name}`,
+        handle: null!,
+        joining: true,
+        closing: false,
+      };
+      let handle: StreamingHandle | null = null;
+      try {
+        // The relay on that edge is made to exist (under the room's lock) before we watch it.
+        await this.reconciler.request(space.id);
+        const relay = await this.relays.of(space.id, edge.name);
+        if (!relay) throw voiceReconnecting();
+        connection.room = relay.mountpoint;
+        handle = await session.attachStreaming({ opaqueId: `listener-${me.id}` });
+        connection.handle = handle;
+        this.#connections.set(me.id, connection);
+        this.#watch(connection);
+        const offer = await handle.watch(relay.mountpoint, { pin: edge.mountpointPin(relay.mountpoint) });
+        connection.joining = false;
+        return { offerId: connection.offerId!, offer: offer.sdp, participant: expected };
+      } catch (error) {
+        connection.joining = false;
+        if (this.#connections.get(me.id) === connection) await this.#close(connection);
+        else if (handle) await this.#detach(handle);
+        await this.audio.forget(me.id, connectionId);
+        if (error instanceof JanusConnectionError) throw voiceReconnecting();
+        throw error;
+      }
+    });
+  }
+
+  /** The audience tier, step two: the viewer's answer to the relay's offer; media flows after it. */
+  async answer(viewerId: string, spaceId: string, offerId: string, sdp: string): Promise<ParticipantRow> {
+    if (sdp.length > MAX_SDP_BYTES) throw badInput('answer', `must be at most ${MAX_SDP_BYTES} bytes`);
+    if (!sdp.startsWith('v=0') || !/\r?\nm=audio /.test(sdp)) throw badInput('answer', 'must be an SDP answer with an audio section');
+    const { me } = await this.spaces.requireLivePresence(viewerId, spaceId);
+    return this.#oneAtATime(me.id, async () => {
+      const c = this.#connections.get(me.id);
+      if (!c || c.tier !== 'AUDIENCE' || c.offerId !== offerId || c.closing)
+        throw conflict('This offer is no longer current (replaced, or made by another server): call listenAudio again.');
+      try {
+        await (c.handle as StreamingHandle).start({ type: 'answer', sdp });
+      } catch (error) {
+        if (error instanceof JanusError && (error.kind === 'invalid-sdp' || error.code === 465))
+          throw badInput('answer', 'the audience relay could not use this SDP answer');
+        if (error instanceof JanusConnectionError) throw voiceReconnecting();
+        throw error;
+      }
+      const [now] = await this.spaces.participantsByIds([me.id]);
+      return now!;
+    });
+  }
+
+  /** The audience edge with the most headroom (capacity minus listeners placed), among those up. */
+  async #placeListener(): Promise<JanusInstance> {
+    const edges = [...this.#instances.values()].filter((i) => i.isUp && i.servesAudience && i.relays);
+    if (edges.length === 0) throw voiceReconnecting();
+    if (edges.length === 1) return edges[0]!;
+    const load = await this.relays.loadByEdge();
+    const headroom = (i: JanusInstance) => i.capacity - (load.get(i.name) ?? 0);
+    return edges.sort((a, b) => headroom(b) - headroom(a))[0]!;
+  }
+
   #watch(c: Connection) {
     const current = () => this.#connections.get(c.participantId) === c && !c.closing;
-    c.handle.on('webrtcup', () => {
+    // Core events, which every plugin's handle has.
+    const core = c.handle as unknown as PluginHandle<Record<never, never>>;
+    core.on('webrtcup', () => {
       if (current()) void this.#record(this.audio.connected(c.participantId, c.mixerId, true), c, 'connected');
     });
     const dropped = () => {
       if (current()) this.#drop(c);
     };
-    c.handle.on('hangup', dropped);
-    c.handle.on('kicked', dropped);
-    c.handle.on('room-destroyed', dropped);
+    core.on('hangup', dropped);
+    if (c.tier === 'AUDIENCE') return;
+    const seat = c.handle as AudioBridgeHandle;
+    seat.on('kicked', dropped);
+    seat.on('room-destroyed', dropped);
     // Janus reports a peer that stops sending (no_media_timer, 1 s): a crashed or cut-off client
     // sends no hang-up, so for the host this is the sign they are away.
-    c.handle.on('media', (m) => {
+    seat.on('media', (m) => {
       if (m.type === 'audio' && current()) void this.#hostAudio(c, m.receiving);
     });
     // Every handle in a room hears every talking event; each connection reports only its own.
     const talking = (speaking: boolean) => (e: { id: number }) => {
       if (e.id === c.mixerId && current()) void this.#record(this.audio.speaking(c.participantId, c.mixerId, speaking), c, 'speaking');
     };
-    c.handle.on('talking', talking(true));
-    c.handle.on('stopped-talking', talking(false));
+    seat.on('talking', talking(true));
+    seat.on('stopped-talking', talking(false));
   }
 
   /** A connection ended without us (hang-up, kick, room gone): forget it, and the host is away. */
@@ -323,7 +502,7 @@ export class Mixer {
     c.closing = true;
     void this.#detach(c.handle);
     if (record) void this.#record(this.audio.forget(c.participantId, c.mixerId), c, 'drop');
-    void this.#hostAudio(c, false);
+    if (c.tier === 'STAGE') void this.#hostAudio(c, false);
   }
 
   async #hostAudio(c: Connection, receiving: boolean) {
@@ -347,7 +526,7 @@ export class Mixer {
     await this.#detach(c.handle);
   }
 
-  async #detach(handle: AudioBridgeHandle) {
+  async #detach(handle: AudioBridgeHandle | StreamingHandle) {
     try {
       await handle.detach();
     } catch (error) {

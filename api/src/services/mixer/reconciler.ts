@@ -6,12 +6,15 @@ import { isHeardAtMixer, type Role } from '../../domain/rules.ts';
 import type { SpaceRow } from '../spaces/reads.ts';
 import type { AudioState } from './audio-state.ts';
 import type { JanusInstance } from './instances.ts';
+import type { AudienceRelays } from './relays.ts';
 
 /** A connection this API instance holds (its Janus handle), as the reconciler sees it. */
 export interface HeldConnection {
   participantId: string;
   spaceId: string;
   mixerId: number;
+  /** A seat in the room, or a viewer of an audience relay. */
+  tier: 'STAGE' | 'AUDIENCE';
   /** Joining: Janus may not list it yet. */
   joining: boolean;
 }
@@ -25,6 +28,10 @@ export interface RoomOwner {
   held(spaceId: string): HeldConnection[];
   /** Lets go of a connection the database no longer wants (detaches our handle). */
   release(participantId: string, mixerId: number): Promise<void>;
+  /** The space's audience relays, made to match where its listeners are. */
+  relays: AudienceRelays;
+  /** Instances that serve audiences and are up, for the orphan sweep. */
+  edges(): JanusInstance[];
 }
 
 export interface ReconcileStats {
@@ -175,7 +182,23 @@ export class Reconciler {
       });
     const rooms = live.filter((s) => s.instance === null || this.owner.instance(s.instance));
     await Promise.all(rooms.map((s) => this.request(s.id, trigger)));
+    if (!only) await this.#removeOrphanMountpoints();
     return this.anyMissing(rooms.map((s) => s.id));
+  }
+
+  async #removeOrphanMountpoints() {
+    for (const edge of this.owner.edges()) {
+      try {
+        const removed = await this.owner.relays.removeOrphans(edge, this.options.missingGraceMs);
+        if (removed > 0) {
+          this.stats.operations += removed;
+          this.stats.repairs += removed;
+          console.error(`[mixer] sweep removed ${removed} orphaned mountpoint(s) on "${edge.name}"`);
+        }
+      } catch (error) {
+        this.#fail(`orphan mountpoints on "${edge.name}": ${(error as Error).message}`, error);
+      }
+    }
   }
 
   /** Whether a connection the database expects in one of these rooms is missing but within its grace. */
@@ -253,16 +276,29 @@ export class Reconciler {
       return;
     }
     const room = space.mixerRoom;
-    const rows = await this.db
+    const connected = await this.db
       .select()
       .from(participants)
       .where(and(eq(participants.spaceId, spaceId), isNotNull(participants.mixerParticipantId)));
-    const held = this.owner.held(spaceId);
+    const allHeld = this.owner.held(spaceId);
     const instance = this.owner.instance(space.mixerInstance);
+    // The room holds stage seats; audience connections are viewers of the relays.
+    const rows = connected.filter((r) => r.audioTier !== 'AUDIENCE');
+    const held = allHeld.filter((c) => c.tier === 'STAGE');
+
+    // Our audience connections the database no longer wants (left, replaced, moved).
+    for (const c of allHeld) {
+      if (c.tier !== 'AUDIENCE' || c.joining) continue;
+      const row = connected.find((r) => r.id === c.participantId);
+      if (!row || row.leftAt !== null || row.mixerParticipantId !== c.mixerId || row.audioTier !== 'AUDIENCE') {
+        await this.owner.release(c.participantId, c.mixerId);
+      }
+    }
 
     if (space.state !== 'LIVE') {
       for (const c of held) await this.owner.release(c.participantId, c.mixerId);
-      for (const row of rows) await this.audio.forget(row.id, row.mixerParticipantId);
+      for (const row of connected) await this.audio.forget(row.id, row.mixerParticipantId);
+      for (const what of await this.owner.relays.reconcile(space, instance)) count(what);
       if (instance) {
         try {
           await instance.control!.destroy(room, { secret: instance.roomSecret(room) });
@@ -321,7 +357,7 @@ export class Reconciler {
       }
     }
     // Left participants' records, and anyone not heard marked speaking.
-    for (const row of rows) if (row.leftAt !== null) await this.audio.forget(row.id, row.mixerParticipantId);
+    for (const row of connected) if (row.leftAt !== null) await this.audio.forget(row.id, row.mixerParticipantId);
     const quiet = await this.db
       .select({ id: participants.id, role: participants.role, muted: participants.muted })
       .from(participants)
@@ -334,6 +370,9 @@ export class Reconciler {
       const row = rows.find((r) => r.id === c.participantId);
       if (!c.joining && (!row || row.leftAt !== null || row.mixerParticipantId !== c.mixerId)) await this.owner.release(c.participantId, c.mixerId);
     }
+
+    // The relays of the room's mix to the edges its listeners are on.
+    for (const what of await this.owner.relays.reconcile(space, instance)) count(what);
   }
 
   /** A request whose named failure means there is nothing left to do (e.g. the user already left). */
