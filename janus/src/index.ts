@@ -15,6 +15,7 @@ export {
 } from './launcher.ts';
 export {
   JanusSession,
+  messageForeignHandle,
   type JanusSessionEvents,
   type JanusSessionOptions,
 } from './session.ts';

@@ -300,6 +300,31 @@ export class JanusSession extends TypedEmitter<JanusSessionEvents> {
   }
 }
 
+/**
+ * Sends a plugin message to a handle of a session this process does not hold (another API
+ * instance made it): Janus accepts it from anyone with the API secret. Asynchronous requests are
+ * only acked here; their outcome goes to the session's owner.
+ */
+export async function messageForeignHandle(
+  options: Pick<JanusSessionOptions, 'url' | 'apiSecret' | 'requestTimeoutMs'>,
+  sessionId: number,
+  handleId: number,
+  body: Record<string, unknown>,
+  jsep?: Jsep,
+): Promise<void> {
+  const transport = new HttpTransport({ url: options.url, apiSecret: options.apiSecret, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
+  const request = String(body.request ?? 'message');
+  let reply: JanusMessage;
+  try {
+    reply = await transport.post(`/${sessionId}/${handleId}`, { janus: 'message', body, jsep });
+  } catch (error) {
+    throw new JanusConnectionError(`Janus request ${request} failed: ${describe(error)}`, { cause: error });
+  }
+  if (reply.janus === 'error') throw toJanusError(reply, request);
+  const data = reply.plugindata?.data;
+  if (data && typeof data.error_code === 'number') throw new JanusError(data.error_code, String(data.error ?? 'plugin error'), request, reply.plugindata?.plugin);
+}
+
 function toJanusError(response: JanusMessage, request: string): JanusError {
   if (response.error) return new JanusError(response.error.code, response.error.reason, request);
   return new JanusError(0, `unexpected reply "${response.janus}"`, request);

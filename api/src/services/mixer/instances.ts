@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { JanusSession, type AudioBridgeHandle, type JanusConnectionError, type StreamingHandle } from '@spaces/janus';
+import { JanusSession, messageForeignHandle, type AudioBridgeHandle, type JanusConnectionError, type Jsep, type StreamingHandle } from '@spaces/janus';
 import type { JanusRole } from '../../config.ts';
 
 /** One configured Janus instance the API controls. */
@@ -94,6 +94,16 @@ export class JanusInstance {
 
   mountpointPin(mountpoint: number): string {
     return this.#derive(`mountpoint-pin:${mountpoint}`);
+  }
+
+  /** A MAC over `text` with this instance's key: offers name handles, and nobody else's can be forged. */
+  sign(text: string): string {
+    return this.#derive(`offer:${text}`).slice(0, 22);
+  }
+
+  /** A viewer's answer for a handle another API instance holds (see messageForeignHandle). */
+  startForeignViewer(sessionId: number, handleId: number, answer: Jsep): Promise<void> {
+    return messageForeignHandle(this.config, sessionId, handleId, { request: 'start' }, answer);
   }
 
   /** Room secrets and pins are derived, not stored: any API instance (or a restarted one) knows them. */

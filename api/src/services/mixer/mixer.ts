@@ -64,6 +64,19 @@ type Connection = HeldConnection & {
   closing: boolean;
 };
 
+/** What a listenAudio offer id stands for: connection id, edge, and the Janus session and handle. */
+interface OfferRef {
+  c: number;
+  e: string;
+  s: number;
+  h: number;
+}
+
+function offerIdOf(edge: JanusInstance, ref: OfferRef): string {
+  const body = Buffer.from(JSON.stringify(ref)).toString('base64url');
+  return `${body}.${edge.sign(body)}`;
+}
+
 const voiceReconnecting = () =>
   appError('CONFLICT', 'Voice for this space is reconnecting to its mixer; try again in a moment.', { retryAfterMs: 1000 });
 
@@ -406,7 +419,6 @@ export class Mixer {
         tier: 'AUDIENCE',
         instance: edge.name,
         room: 0,
-        offerId: `${connectionId.toString(36)}.${edge.name}`,
         handle: null!,
         joining: true,
         closing: false,
@@ -420,6 +432,7 @@ export class Mixer {
         connection.room = relay.mountpoint;
         handle = await session.attachStreaming({ opaqueId: `listener-${me.id}` });
         connection.handle = handle;
+        connection.offerId = offerIdOf(edge, { c: connectionId, e: edge.name, s: session.id, h: handle.id });
         this.#connections.set(me.id, connection);
         this.#watch(connection);
         const offer = await handle.watch(relay.mountpoint, { pin: edge.mountpointPin(relay.mountpoint) });
@@ -441,12 +454,21 @@ export class Mixer {
     if (sdp.length > MAX_SDP_BYTES) throw badInput('answer', `must be at most ${MAX_SDP_BYTES} bytes`);
     if (!sdp.startsWith('v=0') || !/\r?\nm=audio /.test(sdp)) throw badInput('answer', 'must be an SDP answer with an audio section');
     const { me } = await this.spaces.requireLivePresence(viewerId, spaceId);
+    const stale = () => conflict('This offer is no longer current (replaced by a newer one): call listenAudio again.');
     return this.#oneAtATime(me.id, async () => {
       const c = this.#connections.get(me.id);
-      if (!c || c.tier !== 'AUDIENCE' || c.offerId !== offerId || c.closing)
-        throw conflict('This offer is no longer current (replaced, or made by another server): call listenAudio again.');
       try {
-        await (c.handle as StreamingHandle).start({ type: 'answer', sdp });
+        if (c && c.tier === 'AUDIENCE' && c.offerId === offerId && !c.closing) {
+          await (c.handle as StreamingHandle).start({ type: 'answer', sdp });
+        } else {
+          // Made by another API instance (no sticky routing needed): it holds the handle; we
+          // deliver the answer to it on Janus, once the signed offer matches the viewer's connection.
+          const ref = this.#offerRef(offerId);
+          if (!ref || me.mixerParticipantId !== ref.c || me.audioTier !== 'AUDIENCE' || me.audioInstance !== ref.e) throw stale();
+          const edge = this.#usable(ref.e);
+          if (!edge) throw voiceReconnecting();
+          await edge.startForeignViewer(ref.s, ref.h, { type: 'answer', sdp });
+        }
       } catch (error) {
         if (error instanceof JanusError && (error.kind === 'invalid-sdp' || error.code === 465))
           throw badInput('answer', 'the audience relay could not use this SDP answer');
@@ -456,6 +478,21 @@ export class Mixer {
       const [now] = await this.spaces.participantsByIds([me.id]);
       return now!;
     });
+  }
+
+  /** The handle an offer id names, if its signature holds. */
+  #offerRef(offerId: string): OfferRef | null {
+    const [body, mac] = offerId.split('.');
+    if (!body || !mac) return null;
+    let ref: OfferRef;
+    try {
+      ref = JSON.parse(Buffer.from(body, 'base64url').toString()) as OfferRef;
+    } catch {
+      return null;
+    }
+    const edge = typeof ref?.e === 'string' ? this.#instances.get(ref.e) : undefined;
+    if (!edge || edge.sign(body) !== mac) return null;
+    return ref;
   }
 
   /** The audience edge with the most headroom (capacity minus listeners placed), among those up. */
