@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 /** The templates in janus/config/, rendered into a run folder at each launch. */
 export const CONFIG_TEMPLATE_DIR = fileURLToPath(new URL('../config/', import.meta.url));
 
+/** See JanusLaunchOptions.eventLoops. */
+export const DEFAULT_EVENT_LOOPS = 2;
+
 const WANTED_PLUGINS = ['libjanus_audiobridge.so', 'libjanus_streaming.so'];
 const WANTED_TRANSPORTS = ['libjanus_http.so'];
 
@@ -61,6 +64,12 @@ export interface JanusLaunchOptions {
   ice?: JanusIceOptions;
   /** Default 60. */
   sessionTimeoutSeconds?: number;
+  /**
+   * Janus `event_loops`: how many threads carry every PeerConnection's media, instead of one
+   * thread (and GMainLoop) per handle. Default 2 (see docs/scaling.md for the measurements);
+   * 0 leaves the line out: Janus's own default, a loop per handle.
+   */
+  eventLoops?: number;
   /** Janus log level 0-7 (3 = warnings). Default 3. */
   debugLevel?: number;
   /**
@@ -170,6 +179,7 @@ async function launchOnce(options: JanusLaunchOptions, janusPath: string, libDir
     api_secret: apiSecret,
     admin_secret: options.adminSecret,
     session_timeout: options.sessionTimeoutSeconds ?? 60,
+    event_loops: options.eventLoops === 0 ? undefined : (options.eventLoops ?? DEFAULT_EVENT_LOOPS),
     rtp_port_range: options.rtpPortRange ?? '20000-29999',
     full_trickle: ice.fullTrickle ?? false,
     stun_server: stunHost,
