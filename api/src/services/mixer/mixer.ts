@@ -62,7 +62,15 @@ type Connection = HeldConnection & {
   handle: AudioBridgeHandle | StreamingHandle;
   /** Set once we let go of it ourselves, so its hang-up is not reported as a drop. */
   closing: boolean;
+  /**
+   * Replaced by a newer connection that is not up yet: it keeps playing (muted, if a seat) until
+   * the new one's media is up, so moving between tiers has no gap.
+   */
+  retiring?: boolean;
 };
+
+/** How long a replaced connection may keep playing while its successor connects. */
+const RETIRE_WITHIN_MS = 10_000;
 
 /** What a listenAudio offer id stands for: connection id, edge, and the Janus session and handle. */
 interface OfferRef {
@@ -89,6 +97,8 @@ const voiceReconnecting = () =>
 export class Mixer {
   readonly #instances = new Map<string, JanusInstance>();
   readonly #connections = new Map<string, Connection>();
+  /** Replaced connections still playing, by participant (see Connection.retiring). */
+  readonly #retiring = new Map<string, Set<Connection>>();
   /** One connect or disconnect at a time per participant: a second replaces the first cleanly. */
   readonly #exclusive = new Map<string, Promise<unknown>>();
   readonly #options: MixerOptions;
@@ -206,10 +216,12 @@ export class Mixer {
         if ([...this.#instances.values()].some((i) => i.isUp && i.mixes)) await this.#ensureRoom(space);
       },
       createRoom: (instance: JanusInstance, room: number) => this.#createRoom(instance, room),
-      held: (spaceId: string) => [...this.#connections.values()].filter((c) => c.spaceId === spaceId),
+      held: (spaceId: string) =>
+        [...this.#connections.values(), ...[...this.#retiring.values()].flatMap((set) => [...set])].filter((c) => c.spaceId === spaceId),
       release: async (participantId: string, mixerId: number) => {
         const c = this.#connections.get(participantId);
         if (c && c.mixerId === mixerId) await this.#close(c);
+        for (const r of this.#retiring.get(participantId) ?? []) if (r.mixerId === mixerId) await this.#close(r);
       },
       relays: this.relays,
       edges: () => [...this.#instances.values()].filter((i) => i.servesAudience && i.isUp),
@@ -325,7 +337,7 @@ export class Mixer {
       const expected = await this.audio.expect(me.id, mixerId);
       if (!expected) throw conflict('Not in the space.');
       const old = this.#connections.get(me.id);
-      if (old) await this.#close(old);
+      if (old) this.#retire(old);
 
       let handle: AudioBridgeHandle | null = null;
       const connection: Connection = {
@@ -361,6 +373,7 @@ export class Mixer {
         connection.joining = false;
         if (this.#connections.get(me.id) === connection) await this.#close(connection);
         else if (handle) await this.#detach(handle);
+        this.#retired(me.id);
         await this.audio.forget(me.id, mixerId);
         if (error instanceof JanusError && error.kind === 'invalid-sdp') throw badInput('offer', 'the mixer could not use this SDP offer');
         if (error instanceof JanusConnectionError) throw voiceReconnecting();
@@ -400,7 +413,8 @@ export class Mixer {
   async listen(viewerId: string, spaceId: string): Promise<{ offerId: string; offer: string; participant: ParticipantRow }> {
     if (!this.available) throw conflict('Voice is not available on this server.');
     const { space, me } = await this.spaces.requireLivePresence(viewerId, spaceId);
-    if (isOnStage(me.role as Role)) throw conflict('On stage, audio goes through the mixer: connect with connectAudio.');
+    if (isOnStage(me.role as Role))
+      throw appError('CONFLICT', 'On stage, audio goes through the mixer: connect with connectAudio.', { useInstead: 'connectAudio' });
     return this.#oneAtATime(me.id, async () => {
       await this.#ensureRoom(space);
       const edge = await this.#placeListener();
@@ -410,7 +424,7 @@ export class Mixer {
       const expected = await this.audio.expectAudience(me.id, connectionId, edge.name);
       if (!expected) throw conflict('Not in the space.');
       const old = this.#connections.get(me.id);
-      if (old) await this.#close(old);
+      if (old) this.#retire(old);
 
       const connection: Connection = {
         participantId: me.id,
@@ -425,9 +439,14 @@ export class Mixer {
       };
       let handle: StreamingHandle | null = null;
       try {
-        // The relay on that edge is made to exist (under the room's lock) before we watch it.
-        await this.reconciler.request(space.id);
-        const relay = await this.relays.of(space.id, edge.name);
+        // The relay on that edge is made to exist (under the room's lock) before we watch it; when
+        // it is there and fed already, the room is still compared, but not waited for.
+        let relay = await this.relays.of(space.id, edge.name);
+        if (relay?.forwarder != null) void this.reconciler.request(space.id);
+        else {
+          await this.reconciler.request(space.id);
+          relay = await this.relays.of(space.id, edge.name);
+        }
         if (!relay) throw voiceReconnecting();
         connection.room = relay.mountpoint;
         handle = await session.attachStreaming({ opaqueId: `listener-${me.id}` });
@@ -442,6 +461,7 @@ export class Mixer {
         connection.joining = false;
         if (this.#connections.get(me.id) === connection) await this.#close(connection);
         else if (handle) await this.#detach(handle);
+        this.#retired(me.id);
         await this.audio.forget(me.id, connectionId);
         if (error instanceof JanusConnectionError) throw voiceReconnecting();
         throw error;
@@ -510,7 +530,9 @@ export class Mixer {
     // Core events, which every plugin's handle has.
     const core = c.handle as unknown as PluginHandle<Record<never, never>>;
     core.on('webrtcup', () => {
-      if (current()) void this.#record(this.audio.connected(c.participantId, c.mixerId, true), c, 'connected');
+      if (!current()) return;
+      this.#retired(c.participantId);
+      void this.#record(this.audio.connected(c.participantId, c.mixerId, true), c, 'connected');
     });
     const dropped = () => {
       if (current()) this.#drop(c);
@@ -560,7 +582,38 @@ export class Mixer {
   async #close(c: Connection) {
     c.closing = true;
     if (this.#connections.get(c.participantId) === c) this.#connections.delete(c.participantId);
+    this.#retiring.get(c.participantId)?.delete(c);
+    if (this.#retiring.get(c.participantId)?.size === 0) this.#retiring.delete(c.participantId);
     await this.#detach(c.handle);
+  }
+
+  /**
+   * A newer connection replaces `c`: `c` keeps playing until the newer one's media is up (or it
+   * fails, or RETIRE_WITHIN_MS passes), then goes. A retiring seat is muted at once, so nobody is
+   * heard twice.
+   */
+  #retire(c: Connection) {
+    if (this.#connections.get(c.participantId) === c) this.#connections.delete(c.participantId);
+    if (c.joining) {
+      void this.#close(c);
+      return;
+    }
+    c.retiring = true;
+    let set = this.#retiring.get(c.participantId);
+    if (!set) this.#retiring.set(c.participantId, (set = new Set()));
+    set.add(c);
+    if (c.tier === 'STAGE') {
+      const instance = this.#usable(c.instance);
+      instance?.control
+        ?.mute(c.room, c.mixerId, { secret: instance.roomSecret(c.room) })
+        .catch((error) => console.error(`[mixer] could not mute the replaced connection of ${c.participantId}`, (error as Error).message));
+    }
+    setTimeout(() => void this.#close(c), RETIRE_WITHIN_MS).unref();
+  }
+
+  /** The participant's current connection is up (or failed): the ones it replaced go now. */
+  #retired(participantId: string) {
+    for (const c of this.#retiring.get(participantId) ?? []) void this.#close(c);
   }
 
   async #detach(handle: AudioBridgeHandle | StreamingHandle) {
@@ -579,6 +632,7 @@ export class Mixer {
     return this.#oneAtATime(me.id, async () => {
       const c = this.#connections.get(me.id);
       if (c) await this.#close(c);
+      this.#retired(me.id);
       // Wherever the connection is held, the reconciler removes it from the room once forgotten.
       const forgotten = await this.audio.forget(me.id, null);
       return !!c || me.mixerParticipantId !== null || !!forgotten?.audioConnected;

@@ -17,6 +17,8 @@ export interface HeldConnection {
   tier: 'STAGE' | 'AUDIENCE';
   /** Joining: Janus may not list it yet. */
   joining: boolean;
+  /** Replaced by a newer connection that is connecting: kept (muted) until that one is up. */
+  retiring?: boolean;
 }
 
 /** What the reconciler needs from the mixer. */
@@ -188,6 +190,7 @@ export class Reconciler {
 
   async #removeOrphanMountpoints() {
     for (const edge of this.owner.edges()) {
+      if (this.#stopped) return;
       try {
         const removed = await this.owner.relays.removeOrphans(edge, this.options.missingGraceMs);
         if (removed > 0) {
@@ -290,7 +293,8 @@ export class Reconciler {
     for (const c of allHeld) {
       if (c.tier !== 'AUDIENCE' || c.joining) continue;
       const row = connected.find((r) => r.id === c.participantId);
-      if (!row || row.leftAt !== null || row.mixerParticipantId !== c.mixerId || row.audioTier !== 'AUDIENCE') {
+      const gone = !row || row.leftAt !== null;
+      if (c.retiring ? gone : gone || row.mixerParticipantId !== c.mixerId || row.audioTier !== 'AUDIENCE') {
         await this.owner.release(c.participantId, c.mixerId);
       }
     }
@@ -323,8 +327,17 @@ export class Reconciler {
 
     const expected = new Map(rows.filter((r) => r.leftAt === null).map((r) => [r.mixerParticipantId!, r]));
     const secret = instance.roomSecret(room);
+    const retiring = new Set(held.filter((c) => c.retiring).map((c) => c.mixerId));
     for (const p of observed) {
       const row = expected.get(p.id);
+      if (!row && retiring.has(p.id)) {
+        // Ours, replaced, playing until its successor is up: never heard meanwhile.
+        if (!p.muted) {
+          await this.#tolerate(instance.control!.mute(room, p.id, { secret }), 'no-such-user');
+          count(`muted a replaced connection ${p.id}`);
+        }
+        continue;
+      }
       if (!row) {
         await this.#tolerate(instance.control!.kick(room, p.id, { secret }), 'no-such-user');
         count(`kicked ${p.id} (no participant holds it)`);
@@ -367,8 +380,9 @@ export class Reconciler {
 
     // Our own handles that no longer hold the participant's connection.
     for (const c of held) {
-      const row = rows.find((r) => r.id === c.participantId);
-      if (!c.joining && (!row || row.leftAt !== null || row.mixerParticipantId !== c.mixerId)) await this.owner.release(c.participantId, c.mixerId);
+      const row = connected.find((r) => r.id === c.participantId);
+      const gone = !row || row.leftAt !== null;
+      if (!c.joining && (c.retiring ? gone : gone || row.mixerParticipantId !== c.mixerId)) await this.owner.release(c.participantId, c.mixerId);
     }
 
     // The relays of the room's mix to the edges its listeners are on.
