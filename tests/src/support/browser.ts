@@ -309,3 +309,118 @@ export function writeVoiceWav(file: string, seconds = 6): string {
   writeFileSync(file, Buffer.concat([header, data]));
   return file;
 }
+
+// ------------------------------------------------------------------ audience tier (issue 10)
+
+/** A GraphQL request from the page, as the person signed in there (their session cookie). */
+export async function pageGraphQL<T = Record<string, any>>(
+  page: Page,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ data?: T | null; errors?: { message: string; extensions?: { code?: string; [k: string]: unknown } }[] }> {
+  return page.evaluate(
+    async ({ query, variables }) => {
+      const response = await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return response.json();
+    },
+    { query, variables },
+  );
+}
+
+/** Counts the page's getUserMedia calls (window.__spacesMicRequests): an audience listener makes none. */
+export async function countMicRequests(context: BrowserContext): Promise<void> {
+  await context.addInitScript({
+    content: `(() => {
+      if (window.__spacesMicRequests !== undefined || !navigator.mediaDevices) return;
+      window.__spacesMicRequests = 0;
+      const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = (constraints) => {
+        window.__spacesMicRequests++;
+        return original(constraints);
+      };
+    })();`,
+  });
+}
+
+export const micRequests = (page: Page): Promise<number> => page.evaluate(() => (window as any).__spacesMicRequests ?? -1);
+
+export interface PeerSummary {
+  connectionState: string;
+  /** Directions of the transceivers ('recvonly', 'sendrecv', …; current if negotiated). */
+  directions: string[];
+  /** Whether a track is being sent. */
+  sending: boolean;
+  packetsReceived: number;
+}
+
+/** Every RTCPeerConnection the page made, oldest first, closed ones included. */
+export async function peerSummaries(page: Page): Promise<PeerSummary[]> {
+  return page.evaluate(async () => {
+    const all = ((window as any).__spacesPeers ?? []) as RTCPeerConnection[];
+    return Promise.all(
+      all.map(async (pc) => {
+        let packetsReceived = 0;
+        if (pc.connectionState !== 'closed')
+          (await pc.getStats()).forEach((s: any) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'audio') packetsReceived += s.packetsReceived ?? 0;
+          });
+        const transceivers = pc.connectionState === 'closed' ? [] : pc.getTransceivers();
+        return {
+          connectionState: pc.connectionState as string,
+          directions: transceivers.map((t) => (t.currentDirection ?? t.direction) as string),
+          sending: transceivers.some((t) => !!t.sender.track),
+          packetsReceived,
+        };
+      }),
+    );
+  });
+}
+
+/**
+ * Starts sampling, in the page, the audio packets received on all its open peer connections
+ * together every `everyMs`; `stop()` returns the longest time without a new packet (ms) and how
+ * many peer connections were open at once at most. A switch of tiers is seamless when the gap
+ * stays near the packet interval (20 ms) plus jitter.
+ */
+export async function watchAudioGaps(page: Page, everyMs = 10): Promise<{ stop(): Promise<{ longestGapMs: number; maxOpen: number; samples: number }> }> {
+  // Source text, not a function: tsx (the bench) would add helpers (__name) the page does not have.
+  await page.evaluate(`((every) => {
+    const w = window;
+    const state = { lastTotal: -1, lastChangeAt: performance.now(), longestGapMs: 0, maxOpen: 0, samples: 0, running: true };
+    w.__spacesGapWatch = state;
+    const tick = async () => {
+      if (!state.running) return;
+      const open = (w.__spacesPeers || []).filter((p) => p.connectionState !== 'closed');
+      let total = 0;
+      for (const pc of open)
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio') total += s.packetsReceived || 0;
+        });
+      const now = performance.now();
+      state.samples++;
+      state.maxOpen = Math.max(state.maxOpen, open.length);
+      // Counters restart with a new connection: any change (up or down) is a new packet somewhere.
+      if (total !== state.lastTotal) {
+        state.longestGapMs = Math.max(state.longestGapMs, now - state.lastChangeAt);
+        state.lastChangeAt = now;
+        state.lastTotal = total;
+      }
+      setTimeout(tick, every);
+    };
+    void tick();
+  })(${everyMs})`);
+  return {
+    async stop() {
+      return page.evaluate(() => {
+        const state = (window as any).__spacesGapWatch;
+        state.running = false;
+        const gap = Math.max(state.longestGapMs, performance.now() - state.lastChangeAt);
+        return { longestGapMs: gap, maxOpen: state.maxOpen, samples: state.samples };
+      });
+    },
+  };
+}

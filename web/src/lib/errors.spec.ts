@@ -19,6 +19,16 @@ describe('toAppError: every API error code in words', () => {
     expect(describeError(gql('CONFLICT', 'The handle "ada" is taken'))).toBe('The handle "ada" is taken.');
   });
 
+  it('CONFLICT carries the operation the server says to use instead', () => {
+    const full = toAppError(gql('CONFLICT', 'The mixer is full: listen through the audience.', { useInstead: 'listenAudio' }));
+    expect(full.code).toBe('CONFLICT');
+    expect(full.useInstead).toBe('listenAudio');
+    expect(toAppError(gql('CONFLICT', 'Voice is unavailable right now.')).useInstead).toBeUndefined();
+    expect(toAppError(gql('CONFLICT', 'x', { useInstead: 42 })).useInstead).toBeUndefined();
+    // A passing conflict says when to try again.
+    expect(toAppError(gql('CONFLICT', 'Voice is reconnecting.', { retryAfterMs: 1000 })).retryAfterMs).toBe(1000);
+  });
+
   it('falls back to plain words when the server says nothing', () => {
     expect(describeError(gql('FORBIDDEN', ''))).toBe("You don't have permission to do that.");
     expect(describeError(gql('NOT_FOUND', ''))).toMatch(/couldn't find/);

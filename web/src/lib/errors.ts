@@ -4,7 +4,8 @@
  * The API marks every error a client can cause with `extensions.code` (see the contract):
  * UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT (the message names the field), CONFLICT,
  * RATE_LIMITED (with `extensions.retryAfterMs`) and, for anything unexpected,
- * INTERNAL_SERVER_ERROR. Server messages for FORBIDDEN / NOT_FOUND / CONFLICT are written for
+ * INTERNAL_SERVER_ERROR. A CONFLICT may name the operation to call instead (`extensions.useInstead`,
+ * e.g. "listenAudio" for a listener's connectAudio when the mixer is full). Server messages for FORBIDDEN / NOT_FOUND / CONFLICT are written for
  * people already ("This space has ended."), so they are kept; the rest get our own wording.
  */
 
@@ -47,15 +48,22 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** For BAD_USER_INPUT: the input field at fault, as the API names it. */
   readonly field: string | undefined;
-  /** For RATE_LIMITED: how long to wait before trying again. */
+  /** For RATE_LIMITED (and a passing CONFLICT, e.g. voice reconnecting): how long to wait before trying again. */
   readonly retryAfterMs: number | undefined;
+  /** For CONFLICT: the operation the server says to use instead (e.g. "listenAudio"). */
+  readonly useInstead: string | undefined;
 
-  constructor(code: ErrorCode, message: string, extra: { field?: string; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { field?: string; retryAfterMs?: number; useInstead?: string; cause?: unknown } = {},
+  ) {
     super(message, { cause: extra.cause });
     this.name = 'AppError';
     this.code = code;
     this.field = extra.field;
     this.retryAfterMs = extra.retryAfterMs;
+    this.useInstead = extra.useInstead;
   }
 }
 
@@ -131,8 +139,11 @@ function fromGraphQLError(error: GraphQLErrorLike, cause: unknown): AppError {
       return new AppError(code, sentence(message) || "You don't have permission to do that.", { cause });
     case 'NOT_FOUND':
       return new AppError(code, sentence(message) || "We couldn't find that. It may have been removed.", { cause });
-    case 'CONFLICT':
-      return new AppError(code, sentence(message) || "That can't be done right now.", { cause });
+    case 'CONFLICT': {
+      const useInstead = typeof ext.useInstead === 'string' && ext.useInstead ? ext.useInstead : undefined;
+      const retryAfterMs = typeof ext.retryAfterMs === 'number' && ext.retryAfterMs > 0 ? ext.retryAfterMs : undefined;
+      return new AppError(code, sentence(message) || "That can't be done right now.", { useInstead, retryAfterMs, cause });
+    }
     case 'BAD_USER_INPUT': {
       const field = typeof ext.field === 'string' ? ext.field : undefined;
       return new AppError(code, describeInput(message, field), { field, cause });

@@ -4,8 +4,12 @@ import { graphql } from './tada';
  * The audio mutations of the public contract (shared/contract.graphql):
  *   connectAudio(spaceId: ID!, offer: String!): AudioSession!   # { answer: String!, participant: Participant! }
  *   disconnectAudio(spaceId: ID!): Boolean!
+ * and the audience tier (issue 10), where the server offers and the client answers:
+ *   listenAudio(spaceId: ID!): AudioOffer!                      # { id, offer, participant }
+ *   answerAudio(spaceId: ID!, offerId: ID!, answer: String!): Participant!
  * An API without them answers with a validation error; AudioConnection then shows audio as
- * unavailable instead of retrying (see isAudioUnsupported).
+ * unavailable instead of retrying (see isAudioUnsupported), or, without only the audience tier,
+ * listens through connectAudio as before.
  */
 
 export const ConnectAudioMutation = graphql(`
@@ -15,6 +19,27 @@ export const ConnectAudioMutation = graphql(`
       participant {
         id
       }
+    }
+  }
+`);
+
+export const ListenAudioMutation = graphql(`
+  mutation ListenAudio($spaceId: ID!) {
+    listenAudio(spaceId: $spaceId) {
+      id
+      offer
+      participant {
+        id
+      }
+    }
+  }
+`);
+
+export const AnswerAudioMutation = graphql(`
+  mutation AnswerAudio($spaceId: ID!, $offerId: ID!, $answer: String!) {
+    answerAudio(spaceId: $spaceId, offerId: $offerId, answer: $answer) {
+      id
+      audioTier
     }
   }
 `);

@@ -324,7 +324,7 @@ export const SpaceRoomQuery = graphql(`
           displayName
         }
       }
-      audience: participants(first: 50, role: LISTENER) {
+      audience: participants(first: 50, group: AUDIENCE) {
         edges {
           node {
             id
@@ -344,6 +344,26 @@ export const SpaceRoomQuery = graphql(`
         }
         pageInfo {
           hasNextPage
+          endCursor
+        }
+      }
+      hands: participants(first: 20, group: HANDS) {
+        edges {
+          node {
+            id
+            role
+            muted
+            handRaised
+            speaking
+            audioConnected
+            present
+            joinedAt
+            user {
+              id
+              handle
+              displayName
+            }
+          }
         }
       }
     }
@@ -351,6 +371,42 @@ export const SpaceRoomQuery = graphql(`
 `);
 
 export type SpaceRoomData = NonNullable<ResultOf<typeof SpaceRoomQuery>['space']>;
+
+/**
+ * The next page of a space's audience (listeners, raised hands included): the page never loads
+ * the whole audience, only what the person asks to see.
+ */
+export const AudiencePageQuery = graphql(`
+  query AudiencePage($id: ID!, $after: String) {
+    space(id: $id) {
+      id
+      listenerCount
+      audience: participants(first: 50, after: $after, group: AUDIENCE) {
+        edges {
+          node {
+            id
+            role
+            muted
+            handRaised
+            speaking
+            audioConnected
+            present
+            joinedAt
+            user {
+              id
+              handle
+              displayName
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
 
 /**
  * Each event carries what changed, so the page patches its state without asking again; only
@@ -370,6 +426,14 @@ export const SpaceEventsSubscription = graphql(
         participant {
           ...ParticipantFields
         }
+        audience {
+          listenerCount
+          joined
+          left
+          sample {
+            ...UserFields
+          }
+        }
       }
     }
   `,
@@ -377,6 +441,7 @@ export const SpaceEventsSubscription = graphql(
 );
 
 export type SpaceEventData = ResultOf<typeof SpaceEventsSubscription>['spaceEvents'];
+export type AudienceUpdateData = NonNullable<SpaceEventData['audience']>;
 
 export const JoinSpaceMutation = graphql(
   `

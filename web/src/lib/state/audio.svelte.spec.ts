@@ -33,12 +33,16 @@ class FakePeerConnection extends EventTarget {
   async createOffer() {
     return { type: 'offer', sdp: 'v=0 partial' };
   }
+  async createAnswer() {
+    if (this.remoteDescription?.type !== 'offer') throw new Error('no offer to answer');
+    return { type: 'answer', sdp: 'v=0 partial' };
+  }
   async setLocalDescription(d: { type: string; sdp: string }) {
     this.localDescription = d;
     this.iceGatheringState = 'gathering';
-    // Candidates arrive a moment later; the offer must wait for them.
+    // Candidates arrive a moment later; the offer (or answer) must wait for them.
     setTimeout(() => {
-      this.localDescription = { type: 'offer', sdp: 'v=0 with candidates' };
+      this.localDescription = { type: d.type, sdp: 'v=0 with candidates' };
       this.iceGatheringState = 'complete';
       this.dispatchEvent(new Event('icegatheringstatechange'));
     }, 5);
@@ -65,6 +69,7 @@ class FakeTrack {
 
 function setup(options: { mic?: 'ok' | 'blocked' | 'none'; signaling?: Partial<AudioSignaling> } = {}) {
   FakePeerConnection.all = [];
+  let offers = 0;
   const track = new FakeTrack();
   const stream = { getAudioTracks: () => [track], getTracks: () => [track] } as unknown as MediaStream;
   const played: MediaStream[] = [];
@@ -83,6 +88,8 @@ function setup(options: { mic?: 'ok' | 'blocked' | 'none'; signaling?: Partial<A
   const signaling = {
     iceServers: vi.fn(async (): Promise<RTCIceServer[]> => []),
     connect: vi.fn(async (_spaceId: string, _offer: string) => ({ answer: 'v=0 answer', participantId: 'P9' })),
+    listen: vi.fn(async (_spaceId: string) => ({ offerId: `O${++offers}`, offer: 'v=0 relay offer', participantId: 'P9' })),
+    answer: vi.fn(async (_spaceId: string, _offerId: string, _answer: string) => ({ participantId: 'P9' })),
     disconnect: vi.fn(async () => {}),
     ...options.signaling,
   };
@@ -103,19 +110,36 @@ describe('AudioConnection', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('a listener receives only, sends the offer after ICE gathering, and applies the answer', async () => {
+  it('a listener answers the audience relay: its offer applied, the complete answer sent after ICE gathering, no mic', async () => {
     const { audio, env, signaling, pc } = setup();
     audio.sync(listen);
     expect(audio.state).toBe('connecting');
     await vi.advanceTimersByTimeAsync(10);
     expect(env.getUserMedia).not.toHaveBeenCalled();
-    expect(pc().transceivers).toEqual([{ trackOrKind: 'audio', init: { direction: 'recvonly' } }]);
-    expect(signaling.connect).toHaveBeenCalledWith('S1', 'v=0 with candidates');
-    expect(pc().remoteDescription).toEqual({ type: 'answer', sdp: 'v=0 answer' });
+    expect(signaling.connect).not.toHaveBeenCalled();
+    expect(signaling.listen).toHaveBeenCalledWith('S1');
+    expect(FakePeerConnection.all).toHaveLength(1);
+    // The server's offer decides the media: nothing is added on our side.
+    expect(pc().transceivers).toEqual([]);
+    expect(pc().remoteDescription).toEqual({ type: 'offer', sdp: 'v=0 relay offer' });
+    expect(pc().localDescription?.type).toBe('answer');
+    expect(signaling.answer).toHaveBeenCalledWith('S1', 'O1', 'v=0 with candidates');
     expect(audio.participantId).toBe('P9');
+    expect(audio.tier).toBeNull();
     pc().setConnectionState('connected');
     expect(audio.state).toBe('live');
+    expect(audio.tier).toBe('AUDIENCE');
     expect(audio.publishing).toBe(false);
+  });
+
+  it('waits for ICE gathering before answering', async () => {
+    const { audio, signaling } = setup();
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(signaling.listen).toHaveBeenCalledOnce();
+    expect(signaling.answer).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.answer).toHaveBeenCalledOnce();
   });
 
   it('plays what the mixer sends', async () => {
@@ -152,23 +176,176 @@ describe('AudioConnection', () => {
     expect(audio.problem).toMatch(/microphone is blocked/);
   });
 
-  it('going on stage renegotiates with the microphone; leaving it, without', async () => {
+  it('going on stage is seamless: the audience connection plays until the stage one is up', async () => {
+    const { audio, pc, signaling, env, track } = setup();
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    const listening = pc();
+    listening.setConnectionState('connected');
+    expect(audio.tier).toBe('AUDIENCE');
+
+    audio.sync({ ...speak, muted: true });
+    expect(audio.state).toBe('switching');
+    expect(audio.switchingTo).toBe('STAGE');
+    await vi.advanceTimersByTimeAsync(10);
+    const stage = pc();
+    expect(stage).not.toBe(listening);
+    expect(env.getUserMedia).toHaveBeenCalledOnce();
+    expect(stage.transceivers[0]?.trackOrKind).toBe(track);
+    expect(stage.transceivers[0]?.init?.direction).toBe('sendrecv');
+    expect(signaling.connect).toHaveBeenCalledWith('S1', 'v=0 with candidates');
+    expect(track.enabled).toBe(false);
+    // Not up yet: still hearing the space through the audience tier.
+    expect(listening.closed).toBe(false);
+    expect(audio.state).toBe('switching');
+    expect(audio.tier).toBe('AUDIENCE');
+
+    stage.setConnectionState('connected');
+    expect(listening.closed).toBe(true);
+    expect(stage.closed).toBe(false);
+    expect(audio.state).toBe('live');
+    expect(audio.tier).toBe('STAGE');
+    expect(audio.switchingTo).toBeNull();
+    expect(audio.publishing).toBe(true);
+    // Switching is not leaving: the server's connection is replaced, not dropped.
+    expect(signaling.disconnect).not.toHaveBeenCalled();
+    // The old connection's late events change nothing.
+    listening.setConnectionState('failed');
+    await vi.advanceTimersByTimeAsync(500);
+    expect(audio.state).toBe('live');
+    expect(FakePeerConnection.all).toHaveLength(2);
+  });
+
+  it('leaving the stage silences the mic at once and moves to the audience before closing the stage connection', async () => {
     const { audio, pc, signaling, track } = setup();
+    audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(10);
+    const stage = pc();
+    stage.setConnectionState('connected');
+    expect(track.enabled).toBe(true);
+
+    audio.sync(listen);
+    expect(track.enabled).toBe(false);
+    expect(audio.state).toBe('switching');
+    expect(audio.switchingTo).toBe('AUDIENCE');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.listen).toHaveBeenCalledOnce();
+    expect(signaling.answer).toHaveBeenCalledOnce();
+    expect(stage.closed).toBe(false);
+    expect(track.stopped).toBe(false);
+    pc().setConnectionState('connected');
+    expect(stage.closed).toBe(true);
+    expect(track.stopped).toBe(true);
+    expect(audio.tier).toBe('AUDIENCE');
+    expect(audio.state).toBe('live');
+    expect(audio.publishing).toBe(false);
+  });
+
+  it('a switch that fails keeps the old connection playing and tries again', async () => {
+    let fail = true;
+    const { audio, pc, signaling } = setup({
+      signaling: {
+        connect: vi.fn(async () => {
+          if (fail) throw toAppError(graphQLError('INTERNAL_SERVER_ERROR', 'x'));
+          return { answer: 'a', participantId: 'P9' };
+        }),
+      },
+    });
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    const listening = pc();
+    listening.setConnectionState('connected');
+    audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.connect).toHaveBeenCalledOnce();
+    expect(audio.state).toBe('switching');
+    expect(audio.problem).toMatch(/on our side/);
+    expect(listening.closed).toBe(false);
+    fail = false;
+    await vi.advanceTimersByTimeAsync(120);
+    expect(signaling.connect).toHaveBeenCalledTimes(2);
+    expect(listening.closed).toBe(false);
+    pc().setConnectionState('connected');
+    expect(listening.closed).toBe(true);
+    expect(audio.state).toBe('live');
+    expect(audio.problem).toBeNull();
+    expect(audio.tier).toBe('STAGE');
+  });
+
+  it('promoted and demoted again before the stage connection was up: the half-made one is dropped, the old plays on', async () => {
+    const { audio, pc, signaling } = setup();
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    const listening = pc();
+    listening.setConnectionState('connected');
+    audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(10);
+    const stage = pc();
+    audio.sync(listen);
+    expect(stage.closed).toBe(true);
+    expect(listening.closed).toBe(false);
+    expect(audio.state).toBe('switching');
+    expect(audio.switchingTo).toBe('AUDIENCE');
+    // The server replaced the audience connection when the stage one was asked for: a new one is
+    // made, and the old one plays until it is up.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.listen).toHaveBeenCalledTimes(2);
+    expect(FakePeerConnection.all).toHaveLength(3);
+    expect(listening.closed).toBe(false);
+    pc().setConnectionState('connected');
+    expect(listening.closed).toBe(true);
+    expect(audio.state).toBe('live');
+    expect(audio.tier).toBe('AUDIENCE');
+  });
+
+  it('a CONFLICT naming listenAudio is followed: the audience tier instead of the mixer', async () => {
+    const full = toAppError(graphQLError('CONFLICT', 'The mixer is full.', { useInstead: 'listenAudio' }));
+    const { audio, pc, signaling, track } = setup({ signaling: { connect: vi.fn(async () => Promise.reject(full)) } });
+    // The room still thinks we are on stage (a demotion on its way), the server does not.
+    audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(signaling.connect).toHaveBeenCalledOnce();
+    expect(track.stopped).toBe(true);
+    expect(signaling.listen).toHaveBeenCalledOnce();
+    expect(signaling.answer).toHaveBeenCalledOnce();
+    pc().setConnectionState('connected');
+    expect(audio.state).toBe('live');
+    expect(audio.tier).toBe('AUDIENCE');
+    expect(audio.problem).toBeNull();
+  });
+
+  it('an API without the audience tier: listeners listen through connectAudio (receive-only), once asked', async () => {
+    const missing = toAppError(graphQLError('BAD_USER_INPUT', 'Cannot query field "listenAudio" on type "Mutation".'));
+    const { audio, pc, signaling } = setup({ signaling: { listen: vi.fn(async () => Promise.reject(missing)) } });
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.listen).toHaveBeenCalledOnce();
+    expect(signaling.connect).toHaveBeenCalledWith('S1', 'v=0 with candidates');
+    expect(pc().transceivers).toEqual([{ trackOrKind: 'audio', init: { direction: 'recvonly' } }]);
+    pc().setConnectionState('connected');
+    expect(audio.state).toBe('live');
+    expect(audio.tier).toBe('STAGE');
+    audio.reconnect();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.listen).toHaveBeenCalledOnce();
+    expect(signaling.connect).toHaveBeenCalledTimes(2);
+  });
+
+  it('AUDIO_RECONNECT on the audience tier asks the relay for a new offer', async () => {
+    const { audio, pc, signaling } = setup();
     audio.sync(listen);
     await vi.advanceTimersByTimeAsync(10);
     const first = pc();
     first.setConnectionState('connected');
-    audio.sync(speak);
+    audio.reconnect();
     expect(audio.state).toBe('reconnecting');
     await vi.advanceTimersByTimeAsync(10);
     expect(first.closed).toBe(true);
-    expect(pc()).not.toBe(first);
-    expect(pc().transceivers[0]?.init?.direction).toBe('sendrecv');
-    expect(signaling.connect).toHaveBeenCalledTimes(2);
-    audio.sync(listen);
-    await vi.advanceTimersByTimeAsync(10);
-    expect(track.stopped).toBe(true);
-    expect(pc().transceivers[0]?.init?.direction).toBe('recvonly');
+    expect(signaling.listen).toHaveBeenCalledTimes(2);
+    expect(signaling.answer).toHaveBeenLastCalledWith('S1', 'O2', 'v=0 with candidates');
+    expect(signaling.connect).not.toHaveBeenCalled();
+    pc().setConnectionState('connected');
+    expect(audio.tier).toBe('AUDIENCE');
   });
 
   it('a failed connection retries with a new offer', async () => {
@@ -178,7 +355,7 @@ describe('AudioConnection', () => {
     pc().setConnectionState('failed');
     expect(audio.state).toBe('reconnecting');
     await vi.advanceTimersByTimeAsync(120);
-    expect(signaling.connect).toHaveBeenCalledTimes(2);
+    expect(signaling.listen).toHaveBeenCalledTimes(2);
     pc().setConnectionState('connected');
     expect(audio.state).toBe('live');
   });
@@ -192,10 +369,10 @@ describe('AudioConnection', () => {
     await vi.advanceTimersByTimeAsync(20);
     pc().setConnectionState('connected');
     await vi.advanceTimersByTimeAsync(100);
-    expect(signaling.connect).toHaveBeenCalledOnce();
+    expect(signaling.listen).toHaveBeenCalledOnce();
     pc().setConnectionState('disconnected');
     await vi.advanceTimersByTimeAsync(60);
-    expect(signaling.connect).toHaveBeenCalledTimes(2);
+    expect(signaling.listen).toHaveBeenCalledTimes(2);
   });
 
   it('signaling errors retry; the mixer restarting (reconnect) sends a new offer at once', async () => {
@@ -209,7 +386,7 @@ describe('AudioConnection', () => {
         }),
       },
     });
-    audio.sync(listen);
+    audio.sync(speak);
     await vi.advanceTimersByTimeAsync(10);
     expect(audio.state).toBe('reconnecting');
     expect(audio.problem).toMatch(/on our side/);
@@ -224,14 +401,15 @@ describe('AudioConnection', () => {
     const missing = toAppError(graphQLError('BAD_USER_INPUT', 'Cannot query field "connectAudio" on type "Mutation".'));
     expect(isAudioUnsupported(missing)).toBe(true);
     const { audio, signaling } = setup({ signaling: { connect: vi.fn(async () => Promise.reject(missing)) } });
-    audio.sync(listen);
+    audio.sync(speak);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(audio.state).toBe('unavailable');
     expect(signaling.connect).toHaveBeenCalledOnce();
-    audio.sync(speak);
+    audio.sync(listen);
     audio.reconnect();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(signaling.connect).toHaveBeenCalledOnce();
+    expect(signaling.listen).not.toHaveBeenCalled();
   });
 
   it('voice down on the server (CONFLICT) is unavailable for now, tried again later', async () => {
@@ -240,7 +418,7 @@ describe('AudioConnection', () => {
     const { audio, signaling } = setup({
       signaling: { connect: vi.fn(async () => (fail ? Promise.reject(down) : { answer: 'a', participantId: 'P9' })) },
     });
-    audio.sync(listen);
+    audio.sync(speak);
     await vi.advanceTimersByTimeAsync(10);
     expect(audio.state).toBe('unavailable');
     expect(audio.problem).toBe('Voice is unavailable right now.');
@@ -251,6 +429,27 @@ describe('AudioConnection', () => {
     FakePeerConnection.all.at(-1)!.setConnectionState('connected');
     expect(audio.state).toBe('live');
     expect(audio.problem).toBeNull();
+  });
+
+  it('a CONFLICT that says when to try again (a relay being set up) is tried again then, not in 10 s', async () => {
+    const wait = toAppError(graphQLError('CONFLICT', 'Voice for this space is reconnecting.', { retryAfterMs: 1000 }));
+    let fail = true;
+    const { audio, signaling, pc } = setup({
+      signaling: {
+        listen: vi.fn(async () => (fail ? Promise.reject(wait) : { offerId: 'O2', offer: 'v=0 relay offer', participantId: 'P9' })),
+      },
+    });
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(audio.state).toBe('unavailable');
+    fail = false;
+    await vi.advanceTimersByTimeAsync(900);
+    expect(signaling.listen).toHaveBeenCalledOnce();
+    await vi.advanceTimersByTimeAsync(120);
+    expect(signaling.listen).toHaveBeenCalledTimes(2);
+    expect(signaling.answer).toHaveBeenCalledWith('S1', 'O2', 'v=0 with candidates');
+    pc().setConnectionState('connected');
+    expect(audio.state).toBe('live');
   });
 
   it('disconnect closes everything and tells the server once', async () => {
@@ -275,7 +474,7 @@ describe('AudioConnection', () => {
     audio.sync(listen);
     await vi.advanceTimersByTimeAsync(10);
     expect(pc().iceServers).toEqual([{ urls: ['stun:stun.example'] }, { urls: ['turn:turn.example:3478?transport=udp'], username: '1000:U1', credential: 'c0' }]);
-    expect(signaling.connect).toHaveBeenCalledOnce();
+    expect(signaling.listen).toHaveBeenCalledOnce();
     pc().setConnectionState('failed');
     await vi.advanceTimersByTimeAsync(120);
     expect(signaling.iceServers).toHaveBeenCalledTimes(2);
@@ -303,20 +502,20 @@ describe('AudioConnection', () => {
     // The browser stays in 'new' for ever: no 'failed' ever comes.
     await vi.advanceTimersByTimeAsync(1_900);
     expect(audio.state).toBe('connecting');
-    expect(signaling.connect).toHaveBeenCalledOnce();
+    expect(signaling.answer).toHaveBeenCalledOnce();
     await vi.advanceTimersByTimeAsync(100);
     expect(audio.state).toBe('reconnecting');
     expect(audio.problem).toMatch(/Couldn't reach the audio server/);
     await vi.advanceTimersByTimeAsync(120);
     expect(first.closed).toBe(true);
-    expect(signaling.connect).toHaveBeenCalledTimes(2);
+    expect(signaling.answer).toHaveBeenCalledTimes(2);
     expect(signaling.iceServers).toHaveBeenCalledTimes(2);
     pc().setConnectionState('connected');
     expect(audio.state).toBe('live');
     expect(audio.problem).toBeNull();
     // Once up, the timer is gone: no further offers.
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(signaling.connect).toHaveBeenCalledTimes(2);
+    expect(signaling.answer).toHaveBeenCalledTimes(2);
   });
 
   it('a disconnect during connecting abandons that attempt', async () => {
@@ -325,7 +524,28 @@ describe('AudioConnection', () => {
     await audio.disconnect();
     await vi.advanceTimersByTimeAsync(50);
     expect(signaling.connect).not.toHaveBeenCalled();
+    expect(signaling.answer).not.toHaveBeenCalled();
+    expect(FakePeerConnection.all).toEqual([]);
     expect(audio.state).toBe('idle');
+  });
+});
+
+describe('audience signaling over the API', () => {
+  it('listenAudio gives the offer and its id; answerAudio sends the answer for that id', async () => {
+    const api = new FakeApi()
+      .on('ListenAudio', { listenAudio: { id: 'O7', offer: 'v=0 relay', participant: { id: 'P3' } } })
+      .on('AnswerAudio', { answerAudio: { id: 'P3', audioTier: 'AUDIENCE' } });
+    const signaling = audioSignaling(api);
+    expect(await signaling.listen('S1')).toEqual({ offerId: 'O7', offer: 'v=0 relay', participantId: 'P3' });
+    expect(await signaling.answer('S1', 'O7', 'v=0 answer')).toEqual({ participantId: 'P3' });
+    expect(api.callsTo('ListenAudio')[0]?.variables).toEqual({ spaceId: 'S1' });
+    expect(api.callsTo('AnswerAudio')[0]?.variables).toEqual({ spaceId: 'S1', offerId: 'O7', answer: 'v=0 answer' });
+  });
+
+  it('a CONFLICT with useInstead reaches the connection as such', async () => {
+    const api = new FakeApi().on('ConnectAudio', graphQLError('CONFLICT', 'Listen instead.', { useInstead: 'listenAudio' }));
+    const error = await audioSignaling(api).connect('S1', 'v=0').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFLICT', useInstead: 'listenAudio' });
   });
 });
 
@@ -357,7 +577,7 @@ describe('ICE servers from the API', () => {
     ).toBe('all');
   });
 
-  it("the browser's peer connection gets the servers, max-bundle, and the switch's policy", () => {
+  it("the browser's peer connection gets the servers, max-bundle, the switch's policy, and gathers at once", () => {
     const configs: RTCConfiguration[] = [];
     vi.stubGlobal(
       'RTCPeerConnection',
@@ -373,8 +593,8 @@ describe('ICE servers from the API', () => {
       localStorage.setItem(ICE_TRANSPORT_POLICY_KEY, 'relay');
       browserAudioEnvironment().createPeerConnection([]);
       expect(configs).toEqual([
-        { bundlePolicy: 'max-bundle', iceServers: servers, iceTransportPolicy: 'all' },
-        { bundlePolicy: 'max-bundle', iceServers: [], iceTransportPolicy: 'relay' },
+        { bundlePolicy: 'max-bundle', iceServers: servers, iceTransportPolicy: 'all', iceCandidatePoolSize: 1 },
+        { bundlePolicy: 'max-bundle', iceServers: [], iceTransportPolicy: 'relay', iceCandidatePoolSize: 1 },
       ]);
     } finally {
       localStorage.removeItem(ICE_TRANSPORT_POLICY_KEY);

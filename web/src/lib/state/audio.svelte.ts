@@ -1,10 +1,21 @@
 /**
- * The audio of a space: one RTCPeerConnection to the server's mixer.
+ * The audio of a space, on one of two tiers (issue 10):
  *
- * Stage roles (host, co-host, speaker) send their microphone and receive the mix (sendrecv);
- * listeners only receive it (recvonly). The offer is sent whole, after ICE gathering is
- * complete (no trickle), through `connectAudio(spaceId, offer) { answer participant { id } }`,
- * and the answer is applied. The connection is dropped with `disconnectAudio(spaceId)`.
+ * - Stage (host, co-host, speaker): one RTCPeerConnection to the server's mixer, sending the
+ *   microphone and receiving the mix (sendrecv). The offer is sent whole, after ICE gathering is
+ *   complete (no trickle), through `connectAudio(spaceId, offer) { answer participant { id } }`,
+ *   and the answer is applied.
+ * - Audience (listeners): one receive-only RTCPeerConnection to a relay of the mix. The server
+ *   offers (`listenAudio(spaceId) { id offer }`), the browser answers after ICE gathering
+ *   (`answerAudio(spaceId, offerId, answer)`). No microphone is asked for.
+ *
+ * Switching tiers (a listener promoted or accepting an invitation; a speaker leaving the stage) is
+ * make-before-break: the new connection is opened while the old one keeps playing, and the old one
+ * is closed once the new one is up; meanwhile `state` is 'switching' and `switchingTo` says where.
+ * A reconnect (failure, AUDIO_RECONNECT) is on the tier the room says. If the API has no
+ * audience tier, listeners use connectAudio (receive-only) as before; a CONFLICT naming
+ * `useInstead` (e.g. connectAudio for a listener when the mixer has no seat to spare) is followed.
+ * The connection is dropped with `disconnectAudio(spaceId)`.
  * Before each connection it asks the API for STUN/TURN servers (`iceServers`: TURN credentials
  * are per user and short-lived); without any (none configured, or an older API) it connects
  * directly.
@@ -13,12 +24,22 @@
  * = 'relay'` makes every connection relay-only (see docs/deploy.md); remove it to go back.
  *
  * This is kept apart from the rest of the space page on purpose: the page only tells it what it
- * should be doing (`sync(plan)`), and it works out connecting, reconnecting and the microphone.
+ * should be doing (`sync(plan)`), and it works out connecting, reconnecting, switching and the
+ * microphone.
  */
 import { AppError, toAppError } from '$lib/errors';
 import type { Api } from '$lib/graphql/api';
-import { ConnectAudioMutation, DisconnectAudioMutation, IceServersQuery } from '$lib/graphql/audio';
+import {
+  AnswerAudioMutation,
+  ConnectAudioMutation,
+  DisconnectAudioMutation,
+  IceServersQuery,
+  ListenAudioMutation,
+} from '$lib/graphql/audio';
 import type { AudioPlan } from './space-room.svelte';
+
+/** Which tier carries the audio: the stage's mixer, or the audience's relay of the mix. */
+export type AudioTier = 'STAGE' | 'AUDIENCE';
 
 export type AudioState =
   /** Not connected, and not meant to be. */
@@ -27,6 +48,8 @@ export type AudioState =
   | 'connecting'
   /** Connected: hearing the space (and heard, on stage). */
   | 'live'
+  /** Moving to the other tier (see `switchingTo`): the old connection plays until the new one is up. */
+  | 'switching'
   /** Connection lost (or the mixer restarted): trying again. */
   | 'reconnecting'
   /** On stage but the browser refused the microphone: connected as a listener. */
@@ -38,7 +61,12 @@ export type AudioState =
 export interface AudioSignaling {
   /** STUN/TURN servers for the next connection (possibly none). */
   iceServers(): Promise<RTCIceServer[]>;
+  /** Stage tier: our offer in, the mixer's answer out. */
   connect(spaceId: string, offer: string): Promise<{ answer: string; participantId: string }>;
+  /** Audience tier: the relay's offer. */
+  listen(spaceId: string): Promise<{ offerId: string; offer: string; participantId: string }>;
+  /** Audience tier: our complete answer to that offer. */
+  answer(spaceId: string, offerId: string, answer: string): Promise<{ participantId: string }>;
   disconnect(spaceId: string): Promise<void>;
 }
 
@@ -76,6 +104,9 @@ export const browserAudioEnvironment = (): AudioEnvironment => ({
       bundlePolicy: 'max-bundle',
       iceServers,
       iceTransportPolicy: iceTransportPolicy(localStorageOrUndefined()),
+      // Gathers candidates as soon as the connection exists: a listener's is made while the relay's
+      // offer is on its way, so the complete answer is ready sooner.
+      iceCandidatePoolSize: 1,
     }),
   getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
   play(stream) {
@@ -109,12 +140,20 @@ export function waitForIceGathering(pc: RTCPeerConnection, timeoutMs = 5_000): P
   });
 }
 
+function schemaMessages(error: AppError): string[] {
+  const cause = error.cause as { graphQLErrors?: { message?: string }[] } | undefined;
+  return [error.message, ...(cause?.graphQLErrors ?? []).map((e) => e.message ?? '')];
+}
+
+/** The API has no audience tier yet (listenAudio/answerAudio do not validate): listen through connectAudio. */
+export function isListenUnsupported(error: AppError): boolean {
+  return schemaMessages(error).some((m) => /Cannot query field "(listenAudio|answerAudio|audioTier)"/.test(m));
+}
+
 /** The API has no connectAudio yet (the request does not validate against its schema). */
 export function isAudioUnsupported(error: AppError): boolean {
-  const cause = error.cause as { graphQLErrors?: { message?: string }[] } | undefined;
-  const messages = [error.message, ...(cause?.graphQLErrors ?? []).map((e) => e.message ?? '')];
-  return messages.some((m) => /Cannot query field "(connectAudio|disconnectAudio)"/.test(m)) ||
-    (error.code === 'BAD_USER_INPUT' && /out of date/.test(error.message));
+  return schemaMessages(error).some((m) => /Cannot query field "(connectAudio|disconnectAudio)"/.test(m)) ||
+    (error.code === 'BAD_USER_INPUT' && /out of date/.test(error.message) && !isListenUnsupported(error));
 }
 
 const MIC_CONSTRAINTS: MediaStreamConstraints = {
@@ -136,6 +175,25 @@ export interface AudioOptions {
   connectTimeoutMs?: number;
 }
 
+/** One RTCPeerConnection on one tier. During a switch there are two: the old one keeps playing. */
+interface Leg {
+  readonly spaceId: string;
+  readonly tier: AudioTier;
+  /** Made to send the microphone (a stage connection; the mic may still have been blocked). */
+  readonly publish: boolean;
+  readonly pc: RTCPeerConnection;
+  mic: MediaStream | null;
+  micBlocked: boolean;
+  player: { stop(): void } | null;
+  remote: MediaStream | null;
+  /** Reached 'connected'. */
+  up: boolean;
+  closed: boolean;
+}
+
+/** The browser could not make an RTCPeerConnection at all. */
+class NoPeerConnection extends Error {}
+
 export class AudioConnection {
   state = $state<AudioState>('idle');
   /** Words for the last problem, for the person (null when all is well). */
@@ -145,14 +203,16 @@ export class AudioConnection {
   /** The participant the server tied this connection to. */
   participantId = $state<string | null>(null);
 
+  #tier = $state<AudioTier | null>(null);
+  #switchingTo = $state<AudioTier | null>(null);
   #signaling: AudioSignaling;
   #env: AudioEnvironment;
   #options: Required<AudioOptions>;
   #plan: AudioPlan = { spaceId: null, publish: false, muted: true };
-  #pc: RTCPeerConnection | null = null;
-  #mic: MediaStream | null = null;
-  #player: { stop(): void } | null = null;
-  #remote: MediaStream | null = null;
+  /** The connection in service (up, or the only one being made). */
+  #current: Leg | null = null;
+  /** The connection being made while `#current` keeps playing (a tier switch). */
+  #next: Leg | null = null;
   /** Bumped by every (re)connect and disconnect: work of an older attempt stops when it sees a newer one. */
   #generation = 0;
   #attempt = 0;
@@ -161,9 +221,10 @@ export class AudioConnection {
   #setupTimer: ReturnType<typeof setTimeout> | null = null;
   /** The space the server holds a connection of ours for. */
   #connectedSpace: string | null = null;
-  #publishing = false;
   /** The API has no audio mutations: stay 'unavailable' without retrying. */
   #unsupported = false;
+  /** The API has no audience tier: listeners use connectAudio (receive-only). */
+  #listenUnsupported = false;
 
   constructor(signaling: AudioSignaling, env: AudioEnvironment, options: AudioOptions = {}) {
     this.#signaling = signaling;
@@ -178,7 +239,17 @@ export class AudioConnection {
 
   /** Whether the microphone is being sent (on stage, mic allowed). */
   get publishing(): boolean {
-    return this.#publishing;
+    return (this.#current ?? this.#next)?.mic != null;
+  }
+
+  /** The tier of the connection that is up (null when none is). */
+  get tier(): AudioTier | null {
+    return this.#tier;
+  }
+
+  /** While `state` is 'switching': the tier being moved to. */
+  get switchingTo(): AudioTier | null {
+    return this.#switchingTo;
   }
 
   /**
@@ -196,17 +267,15 @@ export class AudioConnection {
       this.state = 'unavailable';
       return;
     }
-    const needsConnection = before.spaceId !== plan.spaceId || this.state === 'idle';
-    // Going on stage needs a new offer with the microphone; leaving it, one without.
-    const roleChanged = before.publish !== plan.publish;
-    if (needsConnection || roleChanged) {
-      void this.#connect(needsConnection && this.state === 'idle' ? 'connecting' : 'reconnecting');
-      return;
-    }
+    // Off stage the microphone goes quiet at once, before any new connection is up.
     this.#applyMute();
+    const needsConnection = before.spaceId !== plan.spaceId || this.state === 'idle';
+    // Going on stage needs the mixer and the microphone; leaving it, the audience relay.
+    const roleChanged = before.publish !== plan.publish;
+    if (needsConnection || roleChanged) void this.#connect(needsConnection && this.state === 'idle' ? 'connecting' : 'reconnecting');
   }
 
-  /** Sends a new offer (the mixer restarted, or the connection failed). */
+  /** Connects again on the tier the room says (the mixer or relay restarted, or the connection failed). */
   reconnect(): void {
     if (this.#plan.spaceId && !this.#unsupported) void this.#connect('reconnecting');
   }
@@ -228,144 +297,270 @@ export class AudioConnection {
 
   /** Plays the space after the browser blocked autoplay (call from a click). */
   resumePlayback(): void {
-    if (!this.#remote) return;
-    this.#player?.stop();
-    this.#startPlayer(this.#remote);
+    for (const leg of [this.#current, this.#next]) {
+      if (!leg?.remote) continue;
+      leg.player?.stop();
+      this.#startPlayer(leg, leg.remote);
+    }
+  }
+
+  /** The tier a connection for `publish` goes to. */
+  #tierFor(publish: boolean): AudioTier {
+    return publish || this.#listenUnsupported ? 'STAGE' : 'AUDIENCE';
   }
 
   async #connect(kind: 'connecting' | 'reconnecting'): Promise<void> {
     const generation = ++this.#generation;
     const spaceId = this.#plan.spaceId;
     if (!spaceId) return;
+    const publish = this.#plan.publish;
+    let tier = this.#tierFor(publish);
     this.#clearTimers();
-    this.#teardown();
-    this.state = kind;
+    // An unfinished connection of an older attempt is abandoned.
+    this.#closeLeg(this.#next);
+    this.#next = null;
+    const current = this.#current;
+    // Make before break: a connection that is up keeps playing while one on the other tier (or
+    // with/without the microphone) is made. Also when a switch is called off half-way (promoted and
+    // demoted again): the server may already have let go of the old one, so a new one is made, and
+    // the old plays until then. Anything else (a failure, a reconnect) starts over.
+    const switching =
+      !!current?.up &&
+      current.spaceId === spaceId &&
+      (current.tier !== tier || current.publish !== publish || this.state === 'switching');
+    if (switching) {
+      this.#switchingTo = tier;
+      this.state = 'switching';
+    } else {
+      this.#closeLeg(current);
+      this.#current = null;
+      this.#tier = null;
+      this.#switchingTo = null;
+      this.state = kind;
+    }
     const stale = () => generation !== this.#generation;
-    // Asked for alongside the microphone; failing to get them is not fatal (direct connection).
+    // Asked for alongside the microphone or the relay's offer; failing to get them is not fatal (direct connection).
     const iceServers = this.#signaling.iceServers().catch((): RTCIceServer[] => []);
 
-    let micBlocked = false;
-    if (this.#plan.publish) {
+    let followed = false;
+    for (;;) {
       try {
-        this.#mic = await this.#env.getUserMedia(MIC_CONSTRAINTS);
+        const leg = tier === 'STAGE' ? await this.#openStage(spaceId, publish, iceServers, stale) : await this.#openAudience(spaceId, iceServers, stale);
+        if (!leg || stale()) return;
+        if (!leg.micBlocked) this.problem = null;
+        // Some environments report 'connected' before the answer is applied.
+        if (leg.pc.connectionState === 'connected') this.#onLegState(leg, 'connected');
+        else
+          this.#setupTimer = setTimeout(() => {
+            this.#setupTimer = null;
+            if (stale() || leg.up || leg.closed) return;
+            this.problem = "Couldn't reach the audio server from this network. Trying again…";
+            this.#scheduleRetry();
+          }, this.#options.connectTimeoutMs);
+        return;
       } catch (error) {
         if (stale()) return;
-        micBlocked = true;
-        this.problem = micProblem(error);
-      }
-      if (stale()) {
-        this.#stopMic();
+        this.#closeLeg(this.#next);
+        this.#next = null;
+        if (error instanceof NoPeerConnection) {
+          this.#teardown();
+          this.state = 'unavailable';
+          this.problem = "This browser can't play live audio.";
+          return;
+        }
+        const appError = toAppError(error);
+        // Once per attempt, go where the server says (or where the API can take us).
+        if (!followed) {
+          // A listen request that does not validate: an API from before the audience tier.
+          const noAudienceTier = tier === 'AUDIENCE' && (isListenUnsupported(appError) || isAudioUnsupported(appError));
+          const other: AudioTier | null = noAudienceTier
+              ? 'STAGE'
+              : appError.code === 'CONFLICT' && appError.useInstead === 'listenAudio' && tier === 'STAGE' && !this.#listenUnsupported
+                ? 'AUDIENCE'
+                : appError.code === 'CONFLICT' && appError.useInstead === 'connectAudio' && tier === 'AUDIENCE'
+                  ? 'STAGE'
+                  : null;
+          if (other) {
+            if (noAudienceTier) this.#listenUnsupported = true;
+            followed = true;
+            tier = other;
+            if (this.#switchingTo) this.#switchingTo = tier;
+            continue;
+          }
+        }
+        this.#failed(appError);
         return;
       }
     }
+  }
 
+  /** Stage tier: our offer (with the microphone when publishing) to connectAudio, its answer applied. */
+  async #openStage(spaceId: string, publish: boolean, iceServers: Promise<RTCIceServer[]>, stale: () => boolean): Promise<Leg | null> {
+    let mic: MediaStream | null = null;
+    let micBlocked = false;
+    if (publish) {
+      try {
+        mic = await this.#env.getUserMedia(MIC_CONSTRAINTS);
+      } catch (error) {
+        if (stale()) return null;
+        micBlocked = true;
+        this.problem = micProblem(error);
+      }
+    }
     const servers = await iceServers;
     if (stale()) {
-      this.#stopMic();
-      return;
+      stopStream(mic);
+      return null;
     }
+    const leg = this.#openLeg(spaceId, 'STAGE', publish, servers, () => stopStream(mic));
+    leg.mic = mic;
+    leg.micBlocked = micBlocked;
+    const pc = leg.pc;
+    const track = mic?.getAudioTracks()[0];
+    if (track && mic) pc.addTransceiver(track, { direction: 'sendrecv', streams: [mic] });
+    else pc.addTransceiver('audio', { direction: 'recvonly' });
+    this.#applyMute();
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    await waitForIceGathering(pc, this.#options.iceTimeoutMs);
+    if (stale()) return null;
+    const { answer, participantId } = await this.#signaling.connect(spaceId, pc.localDescription?.sdp ?? offer.sdp ?? '');
+    if (stale()) return null;
+    this.#connectedSpace = spaceId;
+    this.participantId = participantId;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    return stale() ? null : leg;
+  }
+
+  /** Audience tier: the relay's offer from listenAudio applied, our complete answer to answerAudio. */
+  async #openAudience(spaceId: string, iceServers: Promise<RTCIceServer[]>, stale: () => boolean): Promise<Leg | null> {
+    // The offer is asked for at once; the peer connection is made while the server prepares it.
+    const offering = this.#signaling.listen(spaceId);
+    offering.catch(() => undefined); // awaited below; not unhandled meanwhile
+    const servers = await iceServers;
+    if (stale()) return null;
+    const leg = this.#openLeg(spaceId, 'AUDIENCE', false, servers);
+    const pc = leg.pc;
+    const offered = await offering;
+    if (stale()) return null;
+    this.#connectedSpace = spaceId;
+    this.participantId = offered.participantId;
+    await pc.setRemoteDescription({ type: 'offer', sdp: offered.offer });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    await waitForIceGathering(pc, this.#options.iceTimeoutMs);
+    if (stale()) return null;
+    const { participantId } = await this.#signaling.answer(spaceId, offered.offerId, pc.localDescription?.sdp ?? answer.sdp ?? '');
+    if (stale()) return null;
+    this.participantId = participantId;
+    return leg;
+  }
+
+  /** A new peer connection as `#next`, its remote audio played and its state followed. */
+  #openLeg(spaceId: string, tier: AudioTier, publish: boolean, servers: RTCIceServer[], onFail?: () => void): Leg {
     let pc: RTCPeerConnection;
     try {
       pc = this.#env.createPeerConnection(servers);
     } catch {
-      this.state = 'unavailable';
-      this.problem = "This browser can't play live audio.";
-      return;
+      onFail?.();
+      throw new NoPeerConnection();
     }
-    this.#pc = pc;
-    const track = this.#mic?.getAudioTracks()[0];
-    if (track && this.#mic) {
-      pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.#mic] });
-      this.#publishing = true;
-    } else {
-      pc.addTransceiver('audio', { direction: 'recvonly' });
-      this.#publishing = false;
-    }
-    this.#applyMute();
+    const leg: Leg = { spaceId, tier, publish, pc, mic: null, micBlocked: false, player: null, remote: null, up: false, closed: false };
+    this.#next = leg;
     pc.addEventListener('track', (event) => {
-      if (stale()) return;
-      const stream = (event as RTCTrackEvent).streams[0] ?? new MediaStream([(event as RTCTrackEvent).track]);
-      this.#remote = stream;
-      this.#player?.stop();
-      this.#startPlayer(stream);
+      if (leg.closed) return;
+      const { streams, track } = event as RTCTrackEvent;
+      const stream = streams[0] ?? new MediaStream([track]);
+      leg.remote = stream;
+      leg.player?.stop();
+      this.#startPlayer(leg, stream);
     });
-    pc.addEventListener('connectionstatechange', () => {
-      if (!stale()) this.#onConnectionState(pc.connectionState, micBlocked);
-    });
-
-    try {
-      const offer = await pc.createOffer();
-      await pc.setLocalDescription(offer);
-      await waitForIceGathering(pc, this.#options.iceTimeoutMs);
-      if (stale()) return;
-      const sdp = pc.localDescription?.sdp ?? offer.sdp ?? '';
-      const { answer, participantId } = await this.#signaling.connect(spaceId, sdp);
-      if (stale()) return;
-      this.#connectedSpace = spaceId;
-      this.participantId = participantId;
-      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-      if (stale()) return;
-      if (!micBlocked) this.problem = null;
-      // Some environments report 'connected' before the answer is applied.
-      if (pc.connectionState === 'connected') this.#onConnectionState('connected', micBlocked);
-      else
-        this.#setupTimer = setTimeout(() => {
-          this.#setupTimer = null;
-          if (stale() || pc.connectionState === 'connected') return;
-          this.problem = "Couldn't reach the audio server from this network. Trying again…";
-          this.#scheduleRetry();
-        }, this.#options.connectTimeoutMs);
-    } catch (error) {
-      if (stale()) return;
-      const appError = toAppError(error);
-      if (isAudioUnsupported(appError)) {
-        // An API without the audio mutations: nothing to retry until the page is reloaded.
-        this.#teardown();
-        this.#unsupported = true;
-        this.state = 'unavailable';
-        this.problem = "Live audio isn't available on this server yet.";
-        return;
-      }
-      this.problem = appError.message;
-      if (appError.code === 'CONFLICT') {
-        // Voice is down on the server (or we are not in the space yet): try again, slowly.
-        this.#teardown();
-        this.state = 'unavailable';
-        this.#scheduleRetry(Math.max(this.#options.retryDelayMs(this.#attempt + 1), 10_000), false);
-        return;
-      }
-      this.#scheduleRetry();
-    }
+    pc.addEventListener('connectionstatechange', () => this.#onLegState(leg, pc.connectionState));
+    return leg;
   }
 
-  #onConnectionState(state: RTCPeerConnectionState, micBlocked: boolean): void {
+  #onLegState(leg: Leg, state: RTCPeerConnectionState): void {
+    if (leg.closed) return;
+    if (leg === this.#next) {
+      if (state === 'connected') this.#adopt(leg);
+      else if (state === 'failed') this.#scheduleRetry();
+      return;
+    }
+    if (leg !== this.#current) return;
     switch (state) {
       case 'connected':
         if (this.#graceTimer) clearTimeout(this.#graceTimer);
-        if (this.#setupTimer) clearTimeout(this.#setupTimer);
         this.#graceTimer = null;
-        this.#setupTimer = null;
         this.#attempt = 0;
-        this.state = micBlocked ? 'mic-blocked' : 'live';
+        if (this.state !== 'switching') this.state = leg.micBlocked ? 'mic-blocked' : 'live';
         break;
       case 'disconnected':
-        // Often comes back by itself (a network blip); give it a moment before a new offer.
-        if (!this.#graceTimer)
+        // Often comes back by itself (a network blip); give it a moment before connecting again.
+        // While a switch is under way the new connection replaces it anyway.
+        if (!this.#graceTimer && !this.#next)
           this.#graceTimer = setTimeout(() => {
             this.#graceTimer = null;
-            if (this.#pc?.connectionState !== 'connected') this.reconnect();
+            if (this.#current === leg && leg.pc.connectionState !== 'connected' && !this.#next) this.reconnect();
           }, this.#options.disconnectGraceMs);
         break;
       case 'failed':
-        this.#scheduleRetry();
+        if (!this.#next) this.#scheduleRetry();
         break;
       default:
         break;
     }
   }
 
+  /** The new connection is up: it takes over, and the one it replaces is closed. */
+  #adopt(leg: Leg): void {
+    if (this.#setupTimer) clearTimeout(this.#setupTimer);
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#setupTimer = null;
+    this.#graceTimer = null;
+    this.#attempt = 0;
+    leg.up = true;
+    const old = this.#current;
+    this.#current = leg;
+    this.#next = null;
+    if (old && old !== leg) this.#closeLeg(old);
+    this.playbackBlocked = false;
+    this.#tier = leg.tier;
+    this.#switchingTo = null;
+    this.state = leg.micBlocked ? 'mic-blocked' : 'live';
+  }
+
+  /** Signaling failed for this attempt (nothing else to follow). */
+  #failed(appError: AppError): void {
+    if (isAudioUnsupported(appError)) {
+      // An API without the audio mutations: nothing to retry until the page is reloaded.
+      this.#teardown();
+      this.#unsupported = true;
+      this.state = 'unavailable';
+      this.problem = "Live audio isn't available on this server yet.";
+      return;
+    }
+    this.problem = appError.message;
+    if (appError.code === 'CONFLICT') {
+      // Voice is down on the server (or we are not in the space yet): try again, slowly, or when
+      // the server says (a relay being set up, a mixer reconnecting). A connection still up keeps
+      // playing meanwhile (a switch that cannot happen yet).
+      const keep = !!this.#current?.up && this.state === 'switching';
+      if (!keep) {
+        this.#teardown();
+        this.state = 'unavailable';
+      }
+      const delayMs = appError.retryAfterMs
+        ? Math.max(appError.retryAfterMs, 250)
+        : Math.max(this.#options.retryDelayMs(this.#attempt + 1), 10_000);
+      this.#scheduleRetry(delayMs, false);
+      return;
+    }
+    this.#scheduleRetry();
+  }
+
   #scheduleRetry(delayMs?: number, showReconnecting = true): void {
-    if (showReconnecting) this.state = 'reconnecting';
+    // While switching, the old connection still plays: say so rather than "reconnecting".
+    if (showReconnecting && this.state !== 'switching') this.state = 'reconnecting';
     if (this.#retryTimer) return;
     this.#attempt++;
     this.#retryTimer = setTimeout(() => {
@@ -375,35 +570,39 @@ export class AudioConnection {
   }
 
   #applyMute(): void {
-    // The mixer mutes too; this keeps a muted microphone from sending anything at all.
-    for (const track of this.#mic?.getAudioTracks() ?? []) track.enabled = !this.#plan.muted;
+    // The mixer mutes too; this keeps a muted (or no longer allowed) microphone from sending anything at all.
+    const send = this.#plan.publish && !this.#plan.muted;
+    for (const leg of [this.#current, this.#next]) for (const track of leg?.mic?.getAudioTracks() ?? []) track.enabled = send;
   }
 
-  #startPlayer(stream: MediaStream): void {
+  #startPlayer(leg: Leg, stream: MediaStream): void {
     const player = this.#env.play(stream);
-    this.#player = player;
+    leg.player = player;
     this.playbackBlocked = false;
     player.started.catch(() => {
-      if (this.#player === player) this.playbackBlocked = true;
+      if (leg.player === player && !leg.closed) this.playbackBlocked = true;
     });
   }
 
-  #stopMic(): void {
-    for (const track of this.#mic?.getTracks() ?? []) track.stop();
-    this.#mic = null;
+  #closeLeg(leg: Leg | null): void {
+    if (!leg || leg.closed) return;
+    leg.closed = true;
+    leg.player?.stop();
+    leg.player = null;
+    leg.remote = null;
+    leg.pc.close();
+    stopStream(leg.mic);
+    leg.mic = null;
   }
 
   #teardown(): void {
-    this.#player?.stop();
-    this.#player = null;
-    this.#remote = null;
+    this.#closeLeg(this.#next);
+    this.#closeLeg(this.#current);
+    this.#next = null;
+    this.#current = null;
+    this.#tier = null;
+    this.#switchingTo = null;
     this.playbackBlocked = false;
-    if (this.#pc) {
-      this.#pc.close();
-      this.#pc = null;
-    }
-    this.#stopMic();
-    this.#publishing = false;
   }
 
   #clearTimers(): void {
@@ -414,6 +613,10 @@ export class AudioConnection {
     this.#graceTimer = null;
     this.#setupTimer = null;
   }
+}
+
+function stopStream(stream: MediaStream | null): void {
+  for (const track of stream?.getTracks() ?? []) track.stop();
 }
 
 function micProblem(error: unknown): string {
@@ -439,6 +642,14 @@ export function audioSignaling(api: Api): AudioSignaling {
     async connect(spaceId, offer) {
       const { connectAudio } = await api.mutate(ConnectAudioMutation, { spaceId, offer });
       return { answer: connectAudio.answer, participantId: connectAudio.participant.id };
+    },
+    async listen(spaceId) {
+      const { listenAudio } = await api.mutate(ListenAudioMutation, { spaceId });
+      return { offerId: listenAudio.id, offer: listenAudio.offer, participantId: listenAudio.participant.id };
+    },
+    async answer(spaceId, offerId, answer) {
+      const { answerAudio } = await api.mutate(AnswerAudioMutation, { spaceId, offerId, answer });
+      return { participantId: answerAudio.id };
     },
     async disconnect(spaceId) {
       await api.mutate(DisconnectAudioMutation, { spaceId });

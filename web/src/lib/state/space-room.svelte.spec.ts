@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ParticipantData, SpaceEventData, SpaceRoomData } from '$lib/graphql/documents';
 import type { AppError } from '$lib/errors';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
-import { moderationChoices, SpaceRoom, type Role } from './space-room.svelte';
+import { describeAudienceActivity, moderationChoices, SpaceRoom, type Role } from './space-room.svelte';
 
 const user = (n: string) => ({ id: `U${n}`, handle: `user${n}`, displayName: `User ${n}` });
 let joinedAt = 0;
@@ -21,7 +21,7 @@ const participant = (n: string, role: Role, extra: Partial<ParticipantData> = {}
 
 const host = participant('1', 'HOST', { muted: false });
 
-function space(extra: Partial<SpaceRoomData> = {}, audience: ParticipantData[] = [], truncated = false): SpaceRoomData {
+function space(extra: Partial<SpaceRoomData> = {}, audience: ParticipantData[] = [], truncated = false, hands: ParticipantData[] = []): SpaceRoomData {
   return {
     id: 'S1',
     title: 'Morning show',
@@ -37,7 +37,8 @@ function space(extra: Partial<SpaceRoomData> = {}, audience: ParticipantData[] =
     stage: [host],
     invitedSpeakers: [],
     viewerParticipant: null,
-    audience: { edges: audience.map((node) => ({ node })), pageInfo: { hasNextPage: truncated } },
+    audience: { edges: audience.map((node) => ({ node })), pageInfo: { hasNextPage: truncated, endCursor: truncated ? 'C1' : null } },
+    hands: { edges: hands.map((node) => ({ node })) },
     ...extra,
   };
 }
@@ -48,6 +49,7 @@ const event = (kind: SpaceEventData['kind'], extra: Partial<SpaceEventData> = {}
   emoji: null,
   user: null,
   participant: null,
+  audience: null,
   ...extra,
 });
 
@@ -235,6 +237,92 @@ describe('SpaceRoom: events patch the state without refetching', () => {
     const { emit } = await open(space(), user('9'), { onAudioReconnect });
     emit(event('AUDIO_RECONNECT'));
     expect(onAudioReconnect).toHaveBeenCalledOnce();
+  });
+});
+
+describe('SpaceRoom: a large audience', () => {
+  const listeners = (from: number, n: number) => Array.from({ length: n }, (_, i) => participant(String(from + i), 'LISTENER'));
+
+  it('loads only the first page of the audience, by group, and the rest when asked', async () => {
+    const first = listeners(100, 50);
+    const { room, api } = await open(space({ participantCount: 121, listenerCount: 120 }, first, true));
+    expect(api.callsTo('SpaceRoom')).toHaveLength(1);
+    expect(room.audience).toHaveLength(50);
+    expect(room.audienceTruncated).toBe(true);
+    const second = listeners(150, 50);
+    api.on('AudiencePage', (v: Record<string, unknown>) => ({
+      space: {
+        id: 'S1',
+        listenerCount: 121,
+        audience: {
+          edges: (v.after === 'C1' ? [first[49]!, ...second] : []).map((node) => ({ node })),
+          pageInfo: { hasNextPage: true, endCursor: 'C2' },
+        },
+      },
+    }));
+    expect(await room.loadMoreAudience()).toBe(true);
+    expect(api.callsTo('AudiencePage')[0]?.variables).toEqual({ id: 'S1', after: 'C1' });
+    // One already shown is not shown twice.
+    expect(room.audience).toHaveLength(100);
+    expect(new Set(room.audience.map((p) => p.id)).size).toBe(100);
+    expect(room.audienceTruncated).toBe(true);
+    expect(room.space?.listenerCount).toBe(121);
+    expect(room.space?.participantCount).toBe(122);
+    await room.loadMoreAudience();
+    expect(api.callsTo('AudiencePage')[1]?.variables).toEqual({ id: 'S1', after: 'C2' });
+  });
+
+  it('does not ask for more once the last page is in', async () => {
+    const { room, api } = await open(space({}, listeners(100, 3), false));
+    api.on('AudiencePage', () => ({ space: null }));
+    await room.loadMoreAudience();
+    expect(api.callsTo('AudiencePage')).toHaveLength(0);
+  });
+
+  it('AUDIENCE_UPDATED sets the counts from the server and keeps who joined', async () => {
+    const { room, emit, api } = await open(space({ participantCount: 61, listenerCount: 60 }, listeners(100, 50), true));
+    emit(
+      event('AUDIENCE_UPDATED', {
+        audience: { listenerCount: 72, joined: 14, left: 2, sample: [user('a'), user('b'), user('c')] },
+      }),
+    );
+    expect(room.space?.listenerCount).toBe(72);
+    expect(room.space?.participantCount).toBe(73);
+    expect(room.audienceActivity).toMatchObject({ joined: 14, left: 2 });
+    expect(describeAudienceActivity(room.audienceActivity)).toBe('User a, User b and 12 others joined, 2 left');
+    // Nothing to say: the count still follows.
+    emit(event('AUDIENCE_UPDATED', { audience: { listenerCount: 70, joined: 0, left: 0, sample: [] } }));
+    expect(room.space?.listenerCount).toBe(70);
+    expect(room.space?.participantCount).toBe(71);
+    // Patched in place: no refetch.
+    expect(api.callsTo('SpaceRoom')).toHaveLength(1);
+  });
+
+  it('puts activity into words', () => {
+    const at = '2026-01-01T00:00:00Z';
+    expect(describeAudienceActivity(null)).toBeNull();
+    expect(describeAudienceActivity({ joined: 1, left: 0, sample: [user('a')], at })).toBe('User a joined');
+    expect(describeAudienceActivity({ joined: 2, left: 0, sample: [user('a'), user('b')], at })).toBe('User a and User b joined');
+    expect(describeAudienceActivity({ joined: 3, left: 0, sample: [user('a'), user('b')], at })).toBe('User a, User b and 1 other joined');
+    expect(describeAudienceActivity({ joined: 5, left: 1, sample: [], at })).toBe('5 people joined, 1 left');
+    expect(describeAudienceActivity({ joined: 0, left: 4, sample: [], at })).toBe('4 left');
+  });
+
+  it("raised hands past the audience's first page reach the moderators' queue", async () => {
+    const far = participant('300', 'LISTENER', { handRaised: true });
+    const { room, emit } = await open(
+      space({ viewerParticipant: host, participantCount: 301, listenerCount: 300 }, listeners(100, 50), true, [far]),
+      host.user,
+    );
+    expect(room.requests.map((p) => p.id)).toEqual(['P300']);
+    const later = participant('301', 'LISTENER');
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...later, handRaised: true } }));
+    expect(room.requests.map((p) => p.id)).toEqual(['P300', 'P301']);
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...far, handRaised: false } }));
+    expect(room.requests.map((p) => p.id)).toEqual(['P301']);
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...later, role: 'SPEAKER', handRaised: false } }));
+    expect(room.requests).toEqual([]);
+    expect(room.stage.map((p) => p.id)).toEqual(['P1', 'P301']);
   });
 });
 

@@ -2,6 +2,7 @@ import { AppError, toAppError } from '$lib/errors';
 import type { Api } from '$lib/graphql/api';
 import {
   AcceptInviteMutation,
+  AudiencePageQuery,
   EndSpaceMutation,
   InviteSpeakerMutation,
   JoinSpaceMutation,
@@ -19,6 +20,7 @@ import {
   SpaceRoomQuery,
   StartSpaceMutation,
   UserByHandleQuery,
+  type AudienceUpdateData,
   type ParticipantData,
   type SpaceEventData,
   type SpaceRoomData,
@@ -50,7 +52,32 @@ export function byStageOrder(a: ParticipantData, b: ParticipantData): number {
   return ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.joinedAt.localeCompare(b.joinedAt);
 }
 
-export type RoomSpace = Omit<SpaceRoomData, 'stage' | 'audience' | 'invitedSpeakers' | 'viewerParticipant'>;
+export type RoomSpace = Omit<SpaceRoomData, 'stage' | 'audience' | 'hands' | 'invitedSpeakers' | 'viewerParticipant'>;
+
+/** The latest summary of a large audience's comings and goings (AUDIENCE_UPDATED). */
+export interface AudienceActivity {
+  joined: number;
+  left: number;
+  /** A few of those who joined. */
+  sample: UserBasic[];
+  at: string;
+}
+
+/** "Ada joined", "Ada, Bo and 12 others joined", "3 people joined, 1 left" (null: nothing to say). */
+export function describeAudienceActivity(activity: AudienceActivity | null): string | null {
+  if (!activity) return null;
+  const { joined, left, sample } = activity;
+  const parts: string[] = [];
+  if (joined > 0) {
+    const names = sample.slice(0, 2).map((u) => u.displayName);
+    const others = joined - names.length;
+    if (names.length === 0) parts.push(`${joined} ${joined === 1 ? 'person' : 'people'} joined`);
+    else if (others <= 0) parts.push(`${names.join(' and ')} joined`);
+    else parts.push(`${names.join(', ')} and ${others} ${others === 1 ? 'other' : 'others'} joined`);
+  }
+  if (left > 0) parts.push(`${left} left`);
+  return parts.length > 0 ? parts.join(', ') : null;
+}
 
 export interface FloatingReaction {
   id: number;
@@ -98,9 +125,12 @@ export class SpaceRoom {
   error = $state<AppError | null>(null);
   space = $state<RoomSpace | null>(null);
   stage = $state<ParticipantData[]>([]);
+  /** The pages of the audience loaded so far (listeners, raised hands included). */
   audience = $state<ParticipantData[]>([]);
-  /** More listeners exist than the first page the page loaded. */
+  /** More listeners exist than the pages loaded (see `loadMoreAudience`). */
   audienceTruncated = $state(false);
+  /** Listeners with a raised hand (their own first page: past the audience's first page too). */
+  hands = $state<ParticipantData[]>([]);
   invitedSpeakers = $state<UserBasic[]>([]);
   viewer = $state<UserBasic | null>(null);
   /** The viewer's participation (null when not in the space). */
@@ -122,13 +152,20 @@ export class SpaceRoom {
   readonly live = $derived(this.space?.state === 'LIVE');
   readonly ended = $derived(this.space?.state === 'ENDED');
   /** Raised hands in the audience, oldest first: the moderators' queue. */
-  readonly requests = $derived(this.audience.filter((p) => p.handRaised));
+  readonly requests = $derived(
+    [...this.hands, ...this.audience.filter((p) => p.handRaised && !this.hands.some((h) => h.id === p.id))].sort((a, b) =>
+      a.joinedAt.localeCompare(b.joinedAt),
+    ),
+  );
   readonly audioPlan = $derived<AudioPlan>({
     spaceId: this.me && this.live && !this.removed ? (this.space?.id ?? null) : null,
     publish: this.onStage,
     muted: this.me?.muted ?? true,
   });
 
+  #audienceActivity = $state<AudienceActivity | null>(null);
+  /** Where the next page of the audience starts. */
+  #audienceCursor: string | null = null;
   #api: Api;
   #options: SpaceRoomOptions;
   #stopEvents: (() => void) | null = null;
@@ -144,6 +181,11 @@ export class SpaceRoom {
     this.#api = api;
     this.id = id;
     this.#options = options;
+  }
+
+  /** The latest AUDIENCE_UPDATED summary (large audiences only; null until one came). */
+  get audienceActivity(): AudienceActivity | null {
+    return this.#audienceActivity;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -221,11 +263,13 @@ export class SpaceRoom {
   }
 
   #load(space: SpaceRoomData): void {
-    const { stage, audience, invitedSpeakers, viewerParticipant, ...rest } = space;
+    const { stage, audience, hands, invitedSpeakers, viewerParticipant, ...rest } = space;
     this.space = rest;
     this.stage = [...stage].sort(byStageOrder);
     this.audience = audience.edges.map((e) => e.node).filter((p) => p.role === 'LISTENER');
     this.audienceTruncated = audience.pageInfo.hasNextPage;
+    this.#audienceCursor = audience.pageInfo.endCursor ?? null;
+    this.hands = hands.edges.map((e) => e.node).filter((p) => p.role === 'LISTENER' && p.handRaised);
     this.invitedSpeakers = invitedSpeakers;
     this.me = viewerParticipant?.present ? viewerParticipant : null;
     if (this.me && this.me.role !== 'LISTENER') this.invited = false;
@@ -290,15 +334,51 @@ export class SpaceRoom {
         this.#options.onNotice?.('You were removed from this space.');
         break;
       case 'AUDIO_RECONNECT':
+        // Possibly only for some viewers (the listeners of an audience relay that died): reconnect on the current tier.
         this.#options.onAudioReconnect?.();
         break;
+      case 'AUDIENCE_UPDATED':
+        if (event.audience) this.#applyAudience(event.audience, event.at);
+        break;
     }
+  }
+
+  /**
+   * A large audience changed: the count is the server's, and who joined is a summary (listeners'
+   * own joins and departures are not sent one by one past a few dozen listeners).
+   */
+  #applyAudience(update: AudienceUpdateData, at: string): void {
+    if (this.space) {
+      const delta = update.listenerCount - this.space.listenerCount;
+      this.#setCounts(this.space.participantCount + delta, update.listenerCount);
+    }
+    if (update.joined > 0 || update.left > 0)
+      this.#audienceActivity = { joined: update.joined, left: update.left, sample: update.sample, at };
+  }
+
+  /** The next page of the audience, added after the ones loaded. */
+  loadMoreAudience(): Promise<boolean> {
+    return this.#act('more', async () => {
+      if (!this.audienceTruncated) return;
+      const { space } = await this.#api.query(AudiencePageQuery, { id: this.id, after: this.#audienceCursor });
+      if (!space || this.#stopped) return;
+      const known = new Set([...this.audience, ...this.stage].map((p) => p.id));
+      const page = space.audience.edges.map((e) => e.node).filter((p) => p.role === 'LISTENER' && !known.has(p.id));
+      this.audience = [...this.audience, ...page];
+      this.audienceTruncated = space.audience.pageInfo.hasNextPage;
+      this.#audienceCursor = space.audience.pageInfo.endCursor ?? null;
+      if (this.space && this.space.listenerCount !== space.listenerCount) {
+        const delta = space.listenerCount - this.space.listenerCount;
+        this.#setCounts(this.space.participantCount + delta, space.listenerCount);
+      }
+    });
   }
 
   #find(participantId: string): ParticipantData | undefined {
     return (
       this.stage.find((p) => p.id === participantId) ??
       this.audience.find((p) => p.id === participantId) ??
+      this.hands.find((p) => p.id === participantId) ??
       (this.me?.id === participantId ? this.me : undefined)
     );
   }
@@ -329,6 +409,12 @@ export class SpaceRoom {
       }
       this.#setCounts(participantCount, listenerCount);
     }
+    if (p.role === 'LISTENER' && p.handRaised) {
+      const at = this.hands.findIndex((s) => s.id === p.id);
+      this.hands = at >= 0 ? this.hands.map((s, i) => (i === at ? p : s)) : [...this.hands, p];
+    } else if (this.hands.some((s) => s.id === p.id)) {
+      this.hands = this.hands.filter((s) => s.id !== p.id);
+    }
     if (isStageRole(p.role)) {
       const rest = this.stage.filter((s) => s.id !== p.id);
       this.stage = [...rest, p].sort(byStageOrder);
@@ -353,11 +439,12 @@ export class SpaceRoom {
     }
     this.stage = this.stage.filter((s) => s.id !== p.id);
     this.audience = this.audience.filter((s) => s.id !== p.id);
+    this.hands = this.hands.filter((s) => s.id !== p.id);
     if (this.me?.id === p.id || p.user.id === this.viewer?.id) this.me = null;
   }
 
   #dropUser(userId: string): void {
-    const p = [...this.stage, ...this.audience].find((s) => s.user.id === userId);
+    const p = [...this.stage, ...this.audience, ...this.hands].find((s) => s.user.id === userId);
     if (p) this.drop(p);
   }
 
