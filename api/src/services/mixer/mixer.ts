@@ -67,6 +67,8 @@ type Connection = HeldConnection & {
    * the new one's media is up, so moving between tiers has no gap.
    */
   retiring?: boolean;
+  /** Its media came up (webrtcup): only such a connection is worth keeping while replaced. */
+  mediaUp?: boolean;
 };
 
 /** How long a replaced connection may keep playing while its successor connects. */
@@ -531,6 +533,7 @@ export class Mixer {
     const core = c.handle as unknown as PluginHandle<Record<never, never>>;
     core.on('webrtcup', () => {
       if (!current()) return;
+      c.mediaUp = true;
       this.#retired(c.participantId);
       void this.#record(this.audio.connected(c.participantId, c.mixerId, true), c, 'connected');
     });
@@ -594,14 +597,14 @@ export class Mixer {
    */
   #retire(c: Connection) {
     if (this.#connections.get(c.participantId) === c) this.#connections.delete(c.participantId);
-    if (c.joining) {
+    // One predecessor at most, and only one that plays: anything else has nothing to bridge.
+    this.#retired(c.participantId);
+    if (c.joining || !c.mediaUp) {
       void this.#close(c);
       return;
     }
     c.retiring = true;
-    let set = this.#retiring.get(c.participantId);
-    if (!set) this.#retiring.set(c.participantId, (set = new Set()));
-    set.add(c);
+    this.#retiring.set(c.participantId, new Set([c]));
     if (c.tier === 'STAGE') {
       const instance = this.#usable(c.instance);
       instance?.control
