@@ -12,6 +12,24 @@ export interface SpaceEventPayload {
   emoji?: string | null;
   /** ISO time of the change. */
   at: string;
+  /**
+   * Only these users receive the event (e.g. AUDIO_RECONNECT for the listeners whose relay died);
+   * absent: everyone who may see it. Keep it short: the whole payload must fit a NOTIFY (the
+   * Dispatcher splits longer lists over several payloads).
+   */
+  userIds?: string[];
+  /** AUDIENCE_UPDATED: the summary of listeners' joins and leaves. */
+  audience?: AudiencePayload;
+}
+
+/** A summary of a large audience's changes since the previous one (services/spaces/audience.ts). */
+export interface AudiencePayload {
+  /** Listeners in the space when the summary was made (all instances). */
+  listenerCount: number;
+  joined: number;
+  left: number;
+  /** A few of those who joined, at most AUDIENCE_SAMPLE_SIZE. */
+  sampleUserIds: string[];
 }
 
 export type Topics = {
@@ -176,6 +194,8 @@ function pubSubOver(hub: TopicHub, send: (key: string, payload: unknown) => void
 }
 
 const CHANNEL = 'spaces_events';
+/** Messages per NOTIFY statement: each is at most 8,000 bytes. */
+const NOTIFY_BATCH = 200;
 
 export function createInProcessBus(): EventBus {
   const hub = new TopicHub();
@@ -224,11 +244,31 @@ export async function createPostgresBus(sql: postgres.Sql): Promise<EventBus> {
       }
     },
   );
-  // One notify at a time: concurrent ones could take different pooled connections and reorder.
-  let queue: Promise<unknown> = Promise.resolve();
+  // One statement at a time (concurrent ones could take different pooled connections and
+  // reorder), carrying every message published meanwhile: one NOTIFY round trip at a time used to
+  // be the ceiling (a join storm queued thousands, each waiting for a pooled connection behind the
+  // joins' own queries, and events arrived minutes late). A statement's notifications are
+  // delivered together, in the order of the array, when it commits.
+  let pending: string[] = [];
+  let flushing: Promise<void> | null = null;
+  // PostgreSQL delivers identical payloads of one transaction once: a sequence number keeps two
+  // equal events (same reaction, same millisecond) apart.
+  let sequence = 0;
+  const flush = async () => {
+    while (pending.length > 0) {
+      const batch = pending.slice(0, NOTIFY_BATCH);
+      pending = pending.slice(batch.length);
+      try {
+        await sql`select pg_notify(${CHANNEL}, message) from json_array_elements_text(${JSON.stringify(batch)}::text::json) with ordinality as m(message, n)`;
+      } catch (error) {
+        console.error(`[pubsub] notify of ${batch.length} message(s) failed`, error);
+      }
+    }
+    flushing = null;
+  };
   const send = (key: string, payload: unknown) => {
-    const message = JSON.stringify({ key, payload });
-    queue = queue.then(() => sql.notify(CHANNEL, message)).catch((error) => console.error('[pubsub] notify failed', error));
+    pending.push(JSON.stringify({ key, payload, n: sequence++ }));
+    flushing ??= flush();
   };
   return {
     pubsub: pubSubOver(hub, send),
@@ -237,7 +277,7 @@ export async function createPostgresBus(sql: postgres.Sql): Promise<EventBus> {
       return () => missed.delete(callback);
     },
     close: async () => {
-      await queue;
+      await flushing;
       await listener.unlisten();
     },
   };

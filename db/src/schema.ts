@@ -134,7 +134,11 @@ export const participants = pgTable(
   },
   (t) => [
     uniqueIndex('participants_space_user_key').on(t.spaceId, t.userId),
-    index('participants_present_idx').on(t.spaceId, t.role).where(sql`${t.leftAt} is null`),
+    // Present participants in list order (role, join time, id): keyset pages of a 5,000-listener
+    // audience read one page of index entries, not the whole audience.
+    index('participants_present_idx').on(t.spaceId, t.role, t.joinedAt, t.id).where(sql`${t.leftAt} is null`),
+    // Raised hands only (a few among thousands): the moderators' HANDS list.
+    index('participants_hands_idx').on(t.spaceId, t.joinedAt, t.id).where(sql`${t.leftAt} is null and ${t.handRaised}`),
     index('participants_user_idx').on(t.userId).where(sql`${t.leftAt} is null`),
     // Listeners per edge, for placing a new one where there is most headroom.
     index('participants_audience_edge_idx').on(t.audioInstance).where(sql`${t.audioTier} = 'AUDIENCE'`),

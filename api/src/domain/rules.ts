@@ -150,3 +150,14 @@ export function validateTitle(raw: string): { ok: true; title: string } | { ok: 
 }
 
 export const isReaction = (emoji: string): boolean => (REACTIONS as readonly string[]).includes(emoji);
+
+/**
+ * Past this many listeners a space's audience is summarised: listeners' joins and leaves reach
+ * subscribers as one AUDIENCE_UPDATED per AUDIENCE_UPDATE_INTERVAL_MS instead of one event each
+ * (N joins would otherwise cost N events to each of N subscribers).
+ */
+export const AUDIENCE_EVENT_THRESHOLD = 50;
+/** At most one AUDIENCE_UPDATED per space this often (per API instance that saw the changes). */
+export const AUDIENCE_UPDATE_INTERVAL_MS = 1_000;
+/** How many of the listeners who joined an AUDIENCE_UPDATED names. */
+export const AUDIENCE_SAMPLE_SIZE = 5;

@@ -2,7 +2,8 @@ import { builder } from '../builder.ts';
 import { createLoaders, createSharedLoaders, type Context, type SharedLoaders } from '../context.ts';
 import { notFound, unauthenticated } from '../errors.ts';
 import { isModerator, type Role } from '../domain/rules.ts';
-import type { SpaceEventPayload } from '../pubsub.ts';
+import { AUDIENCE_EVENT_THRESHOLD, AUDIENCE_SAMPLE_SIZE } from '../domain/rules.ts';
+import type { AudiencePayload, SpaceEventPayload } from '../pubsub.ts';
 import type { SpaceRow } from '../services/spaces/index.ts';
 import { transformStream } from '../lib/streams.ts';
 import { Participant } from './participant.ts';
@@ -22,7 +23,27 @@ export const SpaceEventKind = builder.enumType('SpaceEventKind', {
     SPACE_ENDED: { description: 'The last event of a space: the subscription completes after it.' },
     REMOVED: { description: 'The viewer was removed from the space (others see PARTICIPANT_LEFT).' },
     AUDIO_RECONNECT: { description: 'The mixer restarted: connected clients should call connectAudio again with a new offer.' },
+    AUDIENCE_UPDATED: {
+      description: `Listeners joined or left a space of more than ${AUDIENCE_EVENT_THRESHOLD} listeners: \`audience\` sums them up.`,
+    },
   } as const,
+});
+
+const AudienceUpdate = builder.objectRef<AudiencePayload>('AudienceUpdate').implement({
+  description: `The audience changed: sent instead of PARTICIPANT_JOINED and PARTICIPANT_LEFT for listeners while a space has more than ${AUDIENCE_EVENT_THRESHOLD} listeners, at most once a second.`,
+  fields: (t) => ({
+    listenerCount: t.exposeInt('listenerCount'),
+    joined: t.exposeInt('joined', { description: 'Listeners who joined and left since the previous update.' }),
+    left: t.exposeInt('left'),
+    sample: t.field({
+      type: [User],
+      description: `A few of those who joined (at most ${AUDIENCE_SAMPLE_SIZE}).`,
+      resolve: async (a, _args, ctx) => {
+        const users = await Promise.all(a.sampleUserIds.map((id) => ctx.loaders.user.load(id)));
+        return users.filter((u) => u !== null && u !== undefined);
+      },
+    }),
+  }),
 });
 
 const SpaceEvent = builder.objectRef<SpaceEventPayload>('SpaceEvent').implement({
@@ -42,6 +63,7 @@ const SpaceEvent = builder.objectRef<SpaceEventPayload>('SpaceEvent').implement(
       resolve: (e, _a, ctx) => (e.userId ? ctx.loaders.user.load(e.userId) : null),
     }),
     emoji: t.string({ nullable: true, resolve: (e) => e.emoji ?? null }),
+    audience: t.field({ type: AudienceUpdate, nullable: true, resolve: (e) => e.audience ?? null }),
     at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),
   }),
 });
@@ -64,12 +86,23 @@ function refresh(ctx: Context, event?: object) {
   ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null, shared);
 }
 
+/** A targeted event's addressees as a Set, made once per payload for all its subscribers. */
+const addressees = new WeakMap<SpaceEventPayload, ReadonlySet<string>>();
+
+function addresseesOf(event: SpaceEventPayload & { userIds: string[] }): ReadonlySet<string> {
+  let set = addressees.get(event);
+  if (!set) addressees.set(event, (set = new Set(event.userIds)));
+  return set;
+}
+
 /**
- * What this viewer sees of an event: private ones are filtered, removal is personal. Synchronous
- * except for invitations (thousands of subscribers run this for every event).
+ * What this viewer sees of an event: targeted ones only reach their addressees, private ones are
+ * filtered, removal is personal. Synchronous except for invitations (thousands of subscribers run
+ * this for every event).
  */
 function visibleTo(ctx: Context, event: SpaceEventPayload): SpaceEventPayload | null | Promise<SpaceEventPayload | null> {
   const viewerId = ctx.viewer?.id ?? null;
+  if (event.userIds && !(viewerId && addresseesOf(event as SpaceEventPayload & { userIds: string[] }).has(viewerId))) return null;
   switch (event.kind) {
     case 'SPEAKER_INVITED':
     case 'SPEAKER_INVITE_REVOKED': {

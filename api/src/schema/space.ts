@@ -2,7 +2,7 @@ import { builder } from '../builder.ts';
 import { isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
-import type { SpaceRow } from '../services/spaces/index.ts';
+import type { ParticipantGroup as ParticipantGroupValue, SpaceRow } from '../services/spaces/index.ts';
 import type { Context } from '../context.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
@@ -24,6 +24,15 @@ export const SpaceState = builder.enumType('SpaceState', {
     SCHEDULED: { description: 'Announced for `scheduledFor`; the host starts it.' },
     LIVE: { description: 'On air: people can join and listen.' },
     ENDED: { description: 'Over, for good.' },
+  } as const,
+});
+
+export const ParticipantGroup = builder.enumType('ParticipantGroup', {
+  description: 'A part of a space\'s participants, for paging through one at a time.',
+  values: {
+    STAGE: { description: 'The host, co-hosts and speakers.' },
+    HANDS: { description: 'Listeners with a raised hand.' },
+    AUDIENCE: { description: 'Listeners (raised hands included).' },
   } as const,
 });
 
@@ -50,10 +59,22 @@ Space.implement({
     }),
     participants: t.field({
       type: ParticipantConnection,
-      description: 'Everyone currently in the space, stage first (by role, then join time). `first` ≤ 100.',
-      args: { first: t.arg.int(), after: t.arg.string(), role: t.arg({ type: ParticipantRole }) },
+      description:
+        'Everyone currently in the space, stage first (by role, then join time). `first` ≤ 100. `role` and `group` narrow the list (given both, both apply).',
+      args: {
+        first: t.arg.int(),
+        after: t.arg.string(),
+        role: t.arg({ type: ParticipantRole }),
+        group: t.arg({ type: ParticipantGroup }),
+      },
       resolve: (s, args, ctx) =>
-        ctx.services.spaces.listParticipants(s.id, pageSize(args.first), args.after, args.role as Role | null),
+        ctx.services.spaces.listParticipants(
+          s.id,
+          pageSize(args.first),
+          args.after,
+          args.role as Role | null,
+          args.group as ParticipantGroupValue | null,
+        ),
     }),
     participantCount: t.int({
       description: 'Everyone in the space now, stage included.',

@@ -2,6 +2,7 @@ import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import { participants, spaceBans, spaces, speakerInvites, users, type Database } from '@spaces/db';
 import { appError, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.ts';
 import {
+  AUDIENCE_EVENT_THRESHOLD,
   canModerate,
   canRequestToSpeak,
   canSetRole,
@@ -20,6 +21,9 @@ import { changeSpace } from './change.ts';
 import { Effects, type Dispatcher } from './effects.ts';
 import { Presence } from './presence.ts';
 import { requireLive, SpaceReads, type ParticipantRow, type SpaceRow, type Tx } from './reads.ts';
+
+/** What a shared-lock presence change answers when the viewer is the host (see changeOwnPresence). */
+const HOST_NEEDS_EXCLUSIVE_LOCK = Symbol('host needs the exclusive space lock');
 
 function enforce(verdict: Verdict): void {
   if (!verdict.ok) throw appError(verdict.code, verdict.reason);
@@ -46,6 +50,8 @@ export class Spaces extends SpaceReads {
   ) {
     super(db);
     this.presence = new Presence(db, dispatcher, hostGraceMs);
+    // Audience summaries say how many listeners there are, counted here (all instances' joins).
+    dispatcher.countListenersWith(async (spaceId) => (await this.counts([spaceId]))[0]!.listeners);
   }
 
   get hostGraceMs(): number {
@@ -222,28 +228,71 @@ export class Spaces extends SpaceReads {
     for (const { id } of live) await this.change(id, (tx, space, fx) => this.reviewEligibility(tx, space, fx, userId));
   }
 
+  /**
+   * A listener's join or a non-host's leave runs under the shared space lock (change.ts): it
+   * writes only its own participant row, so a crowd joins in parallel while every other command
+   * still runs alone. The host's join and leave write the space row (host away), so they take the
+   * exclusive lock; the host never changes, so knowing it from the shared read is enough.
+   */
+  private changeOwnPresence<T>(
+    viewerId: string,
+    spaceId: string,
+    work: (tx: Tx, space: SpaceRow, fx: Effects) => Promise<T>,
+  ): Promise<T> {
+    return changeSpace(
+      this.db,
+      this.dispatcher,
+      spaceId,
+      async (tx, space, fx) => (space.hostId === viewerId ? HOST_NEEDS_EXCLUSIVE_LOCK : work(tx, space, fx)),
+      'share',
+    ).then((result) => (result === HOST_NEEDS_EXCLUSIVE_LOCK ? this.change(spaceId, work) : result));
+  }
+
   async join(viewerId: string, spaceId: string) {
-    return this.change(spaceId, async (tx, space, fx) => {
+    return this.changeOwnPresence(viewerId, spaceId, async (tx, space, fx) => {
+      if (space.hostId === viewerId) {
+        const existing = await this.presentIn(tx, space.id, viewerId);
+        if (existing) return existing;
+        if (await this.isBanned(space.id, viewerId, tx)) throw forbidden('You were removed from this space.');
+        requireLive(space);
+        const row = await this.presence.enter(tx, space.id, viewerId, 'HOST');
+        fx.event({ kind: 'PARTICIPANT_JOINED', participantId: row.id, userId: viewerId });
+        fx.participant(null, row);
+        return row;
+      }
+      // The common case first, in two queries: a live space, not removed from it, not present yet.
+      if (space.state === 'LIVE' && !(await this.isBanned(space.id, viewerId, tx))) {
+        const row = await this.presence.enterAsListener(tx, space.id, viewerId);
+        if (row) {
+          fx.listenerMoved('PARTICIPANT_JOINED', row, await this.listenersBeyond(tx, space.id, AUDIENCE_EVENT_THRESHOLD));
+          fx.participant(null, row);
+          return row;
+        }
+      }
+      // Present already (or made so meanwhile by another request of the viewer's, which told
+      // everyone), removed, or not live: answered as for the host.
       const existing = await this.presentIn(tx, space.id, viewerId);
       if (existing) return existing;
       if (await this.isBanned(space.id, viewerId, tx)) throw forbidden('You were removed from this space.');
       requireLive(space);
-      const row = await this.presence.enter(tx, space.id, viewerId, space.hostId === viewerId ? 'HOST' : 'LISTENER');
-      fx.event({ kind: 'PARTICIPANT_JOINED', participantId: row.id, userId: viewerId });
-      fx.participant(null, row);
-      return row;
+      throw conflict('You left while joining; try again.');
     });
   }
 
   async leave(viewerId: string, spaceId: string): Promise<boolean> {
-    return this.change(spaceId, async (tx, space, fx) => {
+    return this.changeOwnPresence(viewerId, spaceId, async (tx, space, fx) => {
       const me = await this.presentIn(tx, space.id, viewerId);
       if (!me) return false;
       const [left] = await this.presence.exit(tx, [me]);
+      // Left meanwhile by another request of the same viewer (shared lock), which tells everyone.
+      if (!left) return false;
       // The host may come back: the space stays live for the grace period.
       if (me.role === 'HOST') await this.presence.hostLeft(tx, space.id);
-      fx.event({ kind: 'PARTICIPANT_LEFT', participantId: me.id, userId: viewerId });
-      fx.participant(me, left ?? null);
+      // A raised hand is the moderators' business: its owner leaving is told individually.
+      if (me.role === 'LISTENER' && !me.handRaised)
+        fx.listenerMoved('PARTICIPANT_LEFT', me, await this.listenersBeyond(tx, space.id, AUDIENCE_EVENT_THRESHOLD));
+      else fx.event({ kind: 'PARTICIPANT_LEFT', participantId: me.id, userId: viewerId });
+      fx.participant(me, left);
       return true;
     });
   }

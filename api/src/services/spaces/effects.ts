@@ -1,6 +1,7 @@
 import type { ParticipantRow } from './reads.ts';
 import { isHeardAtMixer, isOnStage, type Role } from '../../domain/rules.ts';
 import type { EventBus, SpaceEventPayload } from '../../pubsub.ts';
+import { AudienceAggregator, type ListenerCounter, type ListenerMove } from './audience.ts';
 
 export type SpaceEventKind =
   | 'PARTICIPANT_JOINED'
@@ -13,13 +14,24 @@ export type SpaceEventKind =
   | 'SPACE_UPDATED'
   | 'SPACE_ENDED'
   | 'REMOVED'
-  | 'AUDIO_RECONNECT';
+  | 'AUDIO_RECONNECT'
+  | 'AUDIENCE_UPDATED';
 
 export type SpaceEvent = Omit<SpaceEventPayload, 'spaceId' | 'at'> & { kind: SpaceEventKind };
 
 /** What a committed change means for the world outside the database. */
 export type Effect =
-  | { kind: 'event'; spaceId: string; event: SpaceEvent; at: string }
+  | {
+      kind: 'event';
+      spaceId: string;
+      event: SpaceEvent;
+      at: string;
+      /**
+       * A listener's join or leave: summarised (AudienceAggregator) instead of published on its
+       * own while the space is `crowded` (more than AUDIENCE_EVENT_THRESHOLD listeners).
+       */
+      listener?: { crowded: boolean };
+    }
   /** These users joined or left a live stage (or its space started or ended): spaces bars change. */
   | { kind: 'stage'; userIds: string[] }
   /** The space's room must be made to match the database again. */
@@ -46,6 +58,15 @@ export class Effects {
 
   event(event: SpaceEvent): void {
     this.#list.push({ kind: 'event', spaceId: this.spaceId, event, at: new Date().toISOString() });
+  }
+
+  /**
+   * A listener joined or left. `crowded`: the space has more than AUDIENCE_EVENT_THRESHOLD
+   * listeners now (as this transaction sees it), so the move goes into an AUDIENCE_UPDATED.
+   */
+  listenerMoved(kind: 'PARTICIPANT_JOINED' | 'PARTICIPANT_LEFT', row: ParticipantRow, crowded: boolean): void {
+    const event: SpaceEvent = { kind, participantId: row.id, userId: row.userId };
+    this.#list.push({ kind: 'event', spaceId: this.spaceId, event, at: new Date().toISOString(), listener: { crowded } });
   }
 
   stage(...userIds: string[]): void {
@@ -77,13 +98,33 @@ export class Effects {
 export type RoomSink = (spaceId: string) => void;
 
 /**
+ * A targeted event's userIds per payload: each id is 39 bytes of JSON, and a payload must stay
+ * under NOTIFY's 8,000 bytes with room for the rest.
+ */
+const TARGETED_IDS_PER_PAYLOAD = 150;
+
+/**
  * The one channel for what happens after a commit: events published in order, one spaces-bar
  * activity message for all the stage changes, and each touched room queued once.
  */
 export class Dispatcher {
   #roomSink: RoomSink | null = null;
+  /** Large audiences' joins and leaves, summarised. */
+  readonly #audience: AudienceAggregator;
 
-  constructor(private readonly events: EventBus) {}
+  constructor(private readonly events: EventBus) {
+    this.#audience = new AudienceAggregator((spaceId, event) => this.#publish(spaceId, event, new Date().toISOString()));
+  }
+
+  /** The space reads register here: audience summaries carry the listener count they read. */
+  countListenersWith(counter: ListenerCounter): void {
+    this.#audience.countWith(counter);
+  }
+
+  /** The app is stopping: no summary goes out after this. */
+  close(): void {
+    this.#audience.close();
+  }
 
   /** The mixer registers here to be told which rooms to reconcile. */
   onRoomChanged(sink: RoomSink): void {
@@ -95,13 +136,26 @@ export class Dispatcher {
     const stageUsers = new Set<string>();
     const rooms = new Set<string>();
     for (const effect of list) {
-      if (effect.kind === 'event')
-        this.events.pubsub.publish('space', effect.spaceId, { ...effect.event, spaceId: effect.spaceId, at: effect.at });
-      else if (effect.kind === 'stage') for (const id of effect.userIds) stageUsers.add(id);
+      if (effect.kind === 'event') {
+        if (effect.listener && this.#audience.take(effect.spaceId, effect.event as ListenerMove, effect.listener.crowded)) continue;
+        if (effect.event.kind === 'SPACE_ENDED') this.#audience.forget(effect.spaceId);
+        this.#publish(effect.spaceId, effect.event, effect.at);
+      } else if (effect.kind === 'stage') for (const id of effect.userIds) stageUsers.add(id);
       else rooms.add(effect.spaceId);
     }
     if (stageUsers.size > 0) this.events.pubsub.publish('activity', { userIds: [...stageUsers], at: new Date().toISOString() });
     if (this.#roomSink) for (const spaceId of rooms) this.#roomSink(spaceId);
+  }
+
+  /** One event on its space's topic; a long list of addressees goes out in several payloads. */
+  #publish(spaceId: string, event: SpaceEvent, at: string): void {
+    const ids = event.userIds;
+    if (!ids || ids.length <= TARGETED_IDS_PER_PAYLOAD) {
+      this.events.pubsub.publish('space', spaceId, { ...event, spaceId, at });
+      return;
+    }
+    for (let from = 0; from < ids.length; from += TARGETED_IDS_PER_PAYLOAD)
+      this.events.pubsub.publish('space', spaceId, { ...event, userIds: ids.slice(from, from + TARGETED_IDS_PER_PAYLOAD), spaceId, at });
   }
 
   /** An event outside any transaction (reactions, audio reconnect). */

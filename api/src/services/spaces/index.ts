@@ -1,4 +1,4 @@
 export { Spaces } from './commands.ts';
-export { SpaceReads, requireLive, type ParticipantRow, type SpaceRow, type Tx } from './reads.ts';
+export { SpaceReads, requireLive, type ParticipantGroup, type ParticipantRow, type SpaceRow, type Tx } from './reads.ts';
 export { Presence } from './presence.ts';
 export { Dispatcher, Effects, type Effect, type SpaceEvent, type SpaceEventKind } from './effects.ts';

@@ -1,10 +1,13 @@
-import { and, eq, inArray, isNull, lt } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, lt } from 'drizzle-orm';
 import { participants, spaces, type Database } from '@spaces/db';
 import type { Role } from '../../domain/rules.ts';
 import { AudioState } from '../mixer/audio-state.ts';
 import { changeSpace } from './change.ts';
 import type { Dispatcher } from './effects.ts';
 import type { ParticipantRow, Tx } from './reads.ts';
+
+/** A participant's columns as they are on entering in `role` (new, or back after leaving). */
+const freshPresence = (role: Role) => ({ role, muted: role !== 'HOST', handRaised: false, joinedAt: new Date(), leftAt: null });
 
 /**
  * Who is where: the only writer of participants' presence (`joined_at`, `left_at`) and of the
@@ -19,7 +22,7 @@ export class Presence {
 
   /** Inserts or revives the (space, user) participant with a fresh presence in `role`. */
   async enter(tx: Tx, spaceId: string, userId: string, role: Role): Promise<ParticipantRow> {
-    const values = { role, muted: role !== 'HOST', handRaised: false, joinedAt: new Date(), leftAt: null };
+    const values = freshPresence(role);
     const [row] = await tx
       .insert(participants)
       .values({ spaceId, userId, ...values })
@@ -27,6 +30,21 @@ export class Presence {
       .returning();
     if (role === 'HOST') await this.hostIsBack(tx, spaceId);
     return row!;
+  }
+
+  /**
+   * A listener enters, unless already present: null then. For joins under the shared space lock
+   * (change.ts), where the same user's two joins can run at once: the second waits on the first's
+   * row and then finds it present, so only one of them enters (and tells anyone).
+   */
+  async enterAsListener(tx: Tx, spaceId: string, userId: string): Promise<ParticipantRow | null> {
+    const values = freshPresence('LISTENER');
+    const [row] = await tx
+      .insert(participants)
+      .values({ spaceId, userId, ...values })
+      .onConflictDoUpdate({ target: [participants.spaceId, participants.userId], set: values, setWhere: isNotNull(participants.leftAt) })
+      .returning();
+    return row ?? null;
   }
 
   /**

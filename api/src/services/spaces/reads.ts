@@ -10,6 +10,9 @@ export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 const STAGE_ROLES: Role[] = ['HOST', 'CO_HOST', 'SPEAKER'];
 
+/** Parts of a space's participants: STAGE (host, co-hosts, speakers), HANDS (listeners with a raised hand), AUDIENCE (listeners). */
+export type ParticipantGroup = 'STAGE' | 'HANDS' | 'AUDIENCE';
+
 export function requireLive(space: SpaceRow): void {
   if (space.state === 'ENDED') throw conflict('This space has ended.');
   if (space.state !== 'LIVE') throw conflict('This space is not live yet.');
@@ -83,8 +86,32 @@ export class SpaceReads {
       .then((rows) => rows.map((r) => r.user));
   }
 
-  /** Stage first (by role), then by join time. */
-  async listParticipants(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined) {
+  /**
+   * Whether more than `threshold` listeners are present, as `tx` sees it: reads at most
+   * threshold + 1 index entries, so a join into a crowd costs the same at 60 and at 60,000.
+   */
+  async listenersBeyond(tx: Tx | Database, spaceId: string, threshold: number): Promise<boolean> {
+    const [row] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(
+        tx
+          .select({ one: sql`1`.as('one') })
+          .from(participants)
+          .where(and(eq(participants.spaceId, spaceId), eq(participants.role, 'LISTENER'), isNull(participants.leftAt)))
+          .limit(threshold + 1)
+          .as('present_listeners'),
+      );
+    return (row?.n ?? 0) > threshold;
+  }
+
+  /** Stage first (by role), then by join time; `role` and `group` narrow it (given both, both apply). */
+  async listParticipants(
+    spaceId: string,
+    first: number,
+    after: string | null | undefined,
+    role: Role | null | undefined,
+    group: ParticipantGroup | null | undefined = null,
+  ) {
     const cursor = decodeCursor(after, ['role', 'timestamp', 'uuid']);
     const rows = await this.db
       .select()
@@ -94,6 +121,9 @@ export class SpaceReads {
           eq(participants.spaceId, spaceId),
           isNull(participants.leftAt),
           role ? eq(participants.role, role) : undefined,
+          group === 'STAGE' ? inArray(participants.role, STAGE_ROLES) : undefined,
+          group === 'AUDIENCE' || group === 'HANDS' ? eq(participants.role, 'LISTENER') : undefined,
+          group === 'HANDS' ? eq(participants.handRaised, true) : undefined,
           cursor
             ? sql`(${participants.role}, ${participants.joinedAt}, ${participants.id}) > (${cursor[0]}::participant_role, ${cursor[1]}::timestamptz, ${cursor[2]}::uuid)`
             : undefined,
