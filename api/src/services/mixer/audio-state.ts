@@ -16,8 +16,11 @@ export interface LostListener {
 
 /** Audio events for one participant's change: connection and voice activity. */
 function audioEvents(fx: Effects, before: ParticipantRow, after: ParticipantRow) {
-  if (before.audioConnected !== after.audioConnected || before.audioTier !== after.audioTier)
-    fx.event({ kind: 'PARTICIPANT_UPDATED', participantId: after.id, userId: after.userId });
+  if (before.audioConnected !== after.audioConnected || before.audioTier !== after.audioTier) {
+    // Thousands of listeners connecting must not cost every subscriber a message each.
+    if (after.role === 'LISTENER' && before.role === 'LISTENER') fx.listenerAudio(after);
+    else fx.event({ kind: 'PARTICIPANT_UPDATED', participantId: after.id, userId: after.userId });
+  }
   if (before.speaking !== after.speaking) fx.event({ kind: 'SPEAKING_CHANGED', participantId: after.id, userId: after.userId });
 }
 

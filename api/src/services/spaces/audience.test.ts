@@ -100,6 +100,29 @@ describe('Dispatcher', () => {
     await events.return?.();
   });
 
+  it("tells a listener's audio change to everyone in a small space, and only to them in a crowd", async () => {
+    const bus = createInProcessBus();
+    const dispatcher = new Dispatcher(bus);
+    dispatcher.countListenersWith(async () => 51);
+    const events = bus.pubsub.subscribe('space', 's2');
+    const small = new Effects('s2');
+    small.listenerAudio({ ...row, spaceId: 's2' });
+    dispatcher.dispatch(small);
+    const first = (await events.next()).value as SpaceEventPayload;
+    expect(first).toMatchObject({ kind: 'PARTICIPANT_UPDATED', userId: 'u1' });
+    expect(first.userIds).toBeUndefined();
+    const crowd = new Effects('s2');
+    crowd.listenerMoved('PARTICIPANT_JOINED', { ...row, spaceId: 's2', userId: 'u2' }, true);
+    dispatcher.dispatch(crowd);
+    expect((await events.next()).value).toMatchObject({ kind: 'AUDIENCE_UPDATED' });
+    const audio = new Effects('s2');
+    audio.listenerAudio({ ...row, spaceId: 's2', userId: 'u2' });
+    dispatcher.dispatch(audio);
+    expect((await events.next()).value).toMatchObject({ kind: 'PARTICIPANT_UPDATED', userId: 'u2', userIds: ['u2'] });
+    dispatcher.close();
+    await events.return?.();
+  });
+
   it('splits a long list of addressees over several payloads, each NOTIFY-sized', async () => {
     const bus = createInProcessBus();
     const dispatcher = new Dispatcher(bus);

@@ -1,4 +1,4 @@
-import { AUDIENCE_SAMPLE_SIZE, AUDIENCE_UPDATE_INTERVAL_MS } from '../../domain/rules.ts';
+import { AUDIENCE_EVENT_THRESHOLD, AUDIENCE_SAMPLE_SIZE, AUDIENCE_UPDATE_INTERVAL_MS } from '../../domain/rules.ts';
 import type { AudiencePayload } from '../../pubsub.ts';
 
 /** How many listeners a space has now, read from the database (so every instance's joins count). */
@@ -41,6 +41,8 @@ interface Pending {
  */
 export class AudienceAggregator {
   readonly #pending = new Map<string, Pending>();
+  /** Spaces last seen with more than AUDIENCE_EVENT_THRESHOLD listeners (by a move, or a count). */
+  readonly #crowded = new Set<string>();
   #counter: ListenerCounter | null = null;
   #closed = false;
 
@@ -54,6 +56,7 @@ export class AudienceAggregator {
   /** Takes the move into its space's summary (true), or leaves it to be published on its own. */
   take(spaceId: string, move: ListenerMove, crowded: boolean): boolean {
     if (!this.#counter || this.#closed) return false;
+    if (crowded) this.#crowded.add(spaceId);
     let pending = this.#pending.get(spaceId);
     // A summary is going out or cooling down: moves keep their order behind it.
     const open = !!pending && pending.joined + pending.left > 0;
@@ -79,8 +82,17 @@ export class AudienceAggregator {
     return true;
   }
 
+  /**
+   * Whether the space was last seen crowded: listeners' own audio changes (connected or not) are
+   * then told to them alone, not to every subscriber.
+   */
+  isCrowded(spaceId: string): boolean {
+    return this.#crowded.has(spaceId);
+  }
+
   /** The space ended: its pending summary has nobody left to tell. */
   forget(spaceId: string): void {
+    this.#crowded.delete(spaceId);
     const pending = this.#pending.get(spaceId);
     if (pending?.timer) clearTimeout(pending.timer);
     this.#pending.delete(spaceId);
@@ -121,6 +133,8 @@ export class AudienceAggregator {
       return;
     }
     if (this.#pending.get(spaceId) !== pending) return;
+    if (listenerCount > AUDIENCE_EVENT_THRESHOLD) this.#crowded.add(spaceId);
+    else this.#crowded.delete(spaceId);
     // Moves that arrived during the count go into the next summary.
     pending.joined -= joined;
     pending.left -= left;

@@ -31,6 +31,8 @@ export type Effect =
        * own while the space is `crowded` (more than AUDIENCE_EVENT_THRESHOLD listeners).
        */
       listener?: { crowded: boolean };
+      /** A listener's own audio changed (connected or not): only they hear of it in a crowded space. */
+      listenerAudio?: boolean;
     }
   /** These users joined or left a live stage (or its space started or ended): spaces bars change. */
   | { kind: 'stage'; userIds: string[] }
@@ -67,6 +69,12 @@ export class Effects {
   listenerMoved(kind: 'PARTICIPANT_JOINED' | 'PARTICIPANT_LEFT', row: ParticipantRow, crowded: boolean): void {
     const event: SpaceEvent = { kind, participantId: row.id, userId: row.userId };
     this.#list.push({ kind: 'event', spaceId: this.spaceId, event, at: new Date().toISOString(), listener: { crowded } });
+  }
+
+  /** A listener's audio connection changed: PARTICIPANT_UPDATED, told only to them in crowded spaces. */
+  listenerAudio(row: ParticipantRow): void {
+    const event: SpaceEvent = { kind: 'PARTICIPANT_UPDATED', participantId: row.id, userId: row.userId };
+    this.#list.push({ kind: 'event', spaceId: this.spaceId, event, at: new Date().toISOString(), listenerAudio: true });
   }
 
   stage(...userIds: string[]): void {
@@ -138,6 +146,10 @@ export class Dispatcher {
     for (const effect of list) {
       if (effect.kind === 'event') {
         if (effect.listener && this.#audience.take(effect.spaceId, effect.event as ListenerMove, effect.listener.crowded)) continue;
+        if (effect.listenerAudio && effect.event.userId && this.#audience.isCrowded(effect.spaceId)) {
+          this.#publish(effect.spaceId, { ...effect.event, userIds: [effect.event.userId] }, effect.at);
+          continue;
+        }
         if (effect.event.kind === 'SPACE_ENDED') this.#audience.forget(effect.spaceId);
         this.#publish(effect.spaceId, effect.event, effect.at);
       } else if (effect.kind === 'stage') for (const id of effect.userIds) stageUsers.add(id);
