@@ -6,6 +6,9 @@ import { eq } from 'drizzle-orm';
 import { participants } from '@spaces/db';
 import type { App } from './app.ts';
 
+/** The relay mountpoints' settings, so benchmarks measure what the API creates. */
+export { RELAY_MOUNTPOINT_THREADS } from './services/mixer/relays.ts';
+
 /** The room of a space as Janus lists it, each entry with the participant whose record holds its id. */
 export async function inspectRoom(app: App, spaceId: string) {
   const { mixer, spaces } = app.services;

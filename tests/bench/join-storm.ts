@@ -103,11 +103,11 @@ let cluster: Cluster | undefined;
 let admin: postgres.Sql | undefined;
 let dropDatabase: (() => Promise<void>) | undefined;
 let cleaning: Promise<void> | undefined;
-let observer: { dispose(): Promise<void> } | undefined;
+let observer: { dispose(): void | Promise<void> } | undefined;
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    await observer?.dispose().catch(() => {});
+    await Promise.resolve(observer?.dispose()).catch(() => {});
     await Promise.all(children.map((c) => c.stop().catch(() => {})));
     await admin?.end({ timeout: 2 }).catch(() => {});
     await dropDatabase?.().catch((e) => log('drop database failed', e));
