@@ -20,6 +20,10 @@ import { Limits } from './services/limits.ts';
 import { clientKeyOf, compileTrust } from './lib/client-address.ts';
 import { capSocketsPerClient } from './lib/socket-cap.ts';
 import { IceServers } from './services/ice.ts';
+import { Profiles } from './services/profiles.ts';
+import { Search } from './services/search.ts';
+import { createMediaStore } from './services/media-storage.ts';
+import { mediaHandler } from './media-http.ts';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
 import { useSessionCookie } from './plugins/useSessionCookie.ts';
 import { useCsrf } from './plugins/useCsrf.ts';
@@ -153,6 +157,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     bars: new SpacesBars(events.pubsub, spaces, follows),
     ice: new IceServers(config.ice),
     limits,
+    profiles: new Profiles(database.db, createMediaStore(config), limits),
+    search: new Search(database.db),
   };
 
   // Who the client is, for limits: the peer address, or per TRUST_PROXY (lib/client-address.ts).
@@ -202,6 +208,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   });
 
   const web = options.serveWeb === false ? null : await serveWeb();
+  const media = mediaHandler(services, config.publicOrigins);
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/graphql' || path?.startsWith('/graphql/')) {
@@ -228,6 +235,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       const degraded = !ok || !!voice?.instances.some((i) => !i.up);
       return res.end(JSON.stringify({ status: degraded ? 'degraded' : 'ok', database: ok, voice }));
     }
+    // Uploaded media (avatars) and the avatar upload: media-http.ts.
+    if (path?.startsWith('/media/')) return media(req, res, path);
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       return res.end(await metrics.registry.metrics());

@@ -16,6 +16,23 @@ export interface MixerInstanceConfig {
   capacity?: number;
 }
 
+/** An S3-compatible bucket for media (MEDIA_S3_*): path-style requests signed with SigV4. */
+export interface MediaS3Config {
+  /** e.g. https://s3.eu-central-1.amazonaws.com, https://<account>.r2.cloudflarestorage.com, http://minio:9000 */
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Optional key prefix inside the bucket (e.g. `spaces/`). */
+  prefix: string;
+  /**
+   * Where clients fetch objects directly (a public bucket or CDN in front of it, e.g.
+   * https://media.example.org); unset, the API serves them at /media/… itself from the bucket.
+   */
+  publicUrl?: string;
+}
+
 /** Everything configurable, from the environment (documented in the README; listed in turbo.json). */
 export interface Config {
   port: number;
@@ -51,6 +68,12 @@ export interface Config {
   trustProxy: TrustProxy;
   /** Open WebSockets one client address may hold on one instance (MAX_SOCKETS_PER_CLIENT). */
   maxSocketsPerClient: number;
+  /**
+   * Where uploaded media (avatars) is kept: a folder (MEDIA_DIR, default `.data/media` at the
+   * repository root), or an S3-compatible bucket when MEDIA_S3_BUCKET is set (services/media-storage.ts).
+   */
+  mediaDir?: string;
+  mediaS3?: MediaS3Config;
   /**
    * Abuse limits (services/limits.ts), counted in PostgreSQL across all instances (in memory
    * with PGlite). Clients are keyed by address (IPv6 by /64), users by id.
@@ -110,8 +133,30 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     ice: iceFromEnv(env),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     maxSocketsPerClient: maxSockets(env.MAX_SOCKETS_PER_CLIENT),
+    mediaDir: env.MEDIA_DIR || undefined,
+    mediaS3: mediaS3FromEnv(env),
     rateLimits: { ...DEFAULT_RATE_LIMITS },
   };
+}
+
+function mediaS3FromEnv(env: NodeJS.ProcessEnv): MediaS3Config | undefined {
+  const bucket = env.MEDIA_S3_BUCKET?.trim();
+  if (!bucket) {
+    const stray = ['MEDIA_S3_ENDPOINT', 'MEDIA_S3_ACCESS_KEY_ID', 'MEDIA_S3_SECRET_ACCESS_KEY'].filter((name) => env[name]);
+    if (stray.length > 0) throw new Error(`${stray.join(', ')} set without MEDIA_S3_BUCKET`);
+    return undefined;
+  }
+  const endpoint = env.MEDIA_S3_ENDPOINT?.trim().replace(/\/+$/, '');
+  if (!endpoint || !/^https?:\/\/[^/]+/.test(endpoint))
+    throw new Error(`MEDIA_S3_BUCKET needs MEDIA_S3_ENDPOINT, an http(s) URL (e.g. https://s3.eu-central-1.amazonaws.com), got "${env.MEDIA_S3_ENDPOINT ?? ''}"`);
+  const accessKeyId = env.MEDIA_S3_ACCESS_KEY_ID;
+  const secretAccessKey = env.MEDIA_S3_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) throw new Error('MEDIA_S3_BUCKET needs MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY');
+  const publicUrl = env.MEDIA_S3_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined;
+  if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new Error(`MEDIA_S3_PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
+  const prefix = (env.MEDIA_S3_PREFIX ?? '').trim().replace(/^\/+/, '');
+  if (prefix && !/^[A-Za-z0-9._\-/]+$/.test(prefix)) throw new Error(`MEDIA_S3_PREFIX may hold letters, digits and . _ - / only, got "${prefix}"`);
+  return { endpoint, bucket, region: env.MEDIA_S3_REGION?.trim() || 'us-east-1', accessKeyId, secretAccessKey, prefix, publicUrl };
 }
 
 function maxSockets(raw: string | undefined): number {

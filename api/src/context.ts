@@ -9,6 +9,8 @@ import type { EventBus } from './pubsub.ts';
 import type { SpacesBars } from './services/bars.ts';
 import type { Limits } from './services/limits.ts';
 import type { IceServers } from './services/ice.ts';
+import type { Profiles } from './services/profiles.ts';
+import type { Search } from './services/search.ts';
 
 /** Long-lived parts shared by every request of one app instance. */
 export interface Services {
@@ -23,6 +25,10 @@ export interface Services {
   /** STUN/TURN for clients, TURN credentials per user (iceServers query). */
   ice: IceServers;
   limits: Limits;
+  /** Display name, bio and avatar (with its media storage). */
+  profiles: Profiles;
+  /** People and spaces search, suggested people. */
+  search: Search;
 }
 
 export interface Viewer {

@@ -66,9 +66,11 @@ export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle>
   const dataDir = options.dataDir ?? process.env.DATA_DIR ?? defaultDataDir;
   mkdirSync(dataDir, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
+  // pg_trgm ships with PGlite as an extension to load; the search indexes need it.
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
   const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
-  const client = await PGlite.create({ dataDir });
+  const client = await PGlite.create({ dataDir, extensions: { pg_trgm } });
   const pgliteDb = drizzlePglite({ client });
   // PGlite is opened by one process only, so there is nothing to race with here.
   if (shouldMigrate) await migratePglite(pgliteDb, { migrationsFolder });

@@ -28,12 +28,25 @@ export const users = pgTable(
     // exact under concurrent follows without a count(*) per read.
     followerCount: integer('follower_count').notNull().default(0),
     followingCount: integer('following_count').notNull().default(0),
+    // Plain text, one line, cleaned by the API's text policy (domain/text.ts); '' when unset.
+    bio: text('bio').notNull().default(''),
+    // Where the avatar's renditions live in media storage (`avatars/<random id>`; the API adds
+    // `-400.webp` / `-96.webp`); null without an avatar. A new upload gets a new key, so the
+    // URLs can be cached forever.
+    avatarKey: text('avatar_key'),
     createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex('users_handle_lower_key').on(sql`lower(${t.handle})`),
     check('users_handle_format', sql`${t.handle} ~ '^[A-Za-z0-9_]{3,15}$'`),
     check('users_counts_nonnegative', sql`${t.followerCount} >= 0 and ${t.followingCount} >= 0`),
+    check('users_bio_length', sql`char_length(${t.bio}) <= 160`),
+    // People search (services/search.ts): pg_trgm GIN indexes serve ILIKE '%…%' and the
+    // word-similarity operator (<%) on the same lower() expressions the queries use.
+    index('users_handle_trgm_idx').using('gin', sql`lower(${t.handle}) gin_trgm_ops`),
+    index('users_display_name_trgm_idx').using('gin', sql`lower(${t.displayName}) gin_trgm_ops`),
+    // Suggested people: the most followed first.
+    index('users_follower_count_idx').on(t.followerCount.desc(), t.id),
   ],
 );
 
@@ -102,6 +115,8 @@ export const spaces = pgTable(
     // A user hosts at most one live space at a time.
     uniqueIndex('spaces_one_live_per_host').on(t.hostId).where(sql`${t.state} = 'LIVE'`),
     index('spaces_state_idx').on(t.state, t.startedAt),
+    // Space search by title (services/search.ts), pg_trgm like the users' indexes.
+    index('spaces_title_trgm_idx').using('gin', sql`lower(${t.title}) gin_trgm_ops`),
     check('spaces_title_length', sql`char_length(${t.title}) between 1 and 100`),
   ],
 );

@@ -43,7 +43,7 @@ builder.mutationFields((t) => ({
   signIn: t.field({
     type: AuthPayload,
     description:
-      'Sign in. Rate limited per handle and client, and for clients that have not signed in to the handle recently also per handle and per client (RATE_LIMITED with retryAfterMs).',
+      'Sign in. A wrong password or an unknown handle (not told apart) is UNAUTHENTICATED with `extensions.reason: "WRONG_CREDENTIALS"` and the message "Wrong handle or password. …", to show as it is. Rate limited per handle and client, and for clients that have not signed in to the handle recently also per handle and per client (RATE_LIMITED with retryAfterMs).',
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const result = await ctx.services.limits.signIn(input.handle, ctx.clientKey, () =>

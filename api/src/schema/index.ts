@@ -8,6 +8,7 @@ import './participant.ts';
 import './space-event.ts';
 import './audio.ts';
 import './ice.ts';
+import './search.ts';
 
 export const schema = builder.toSchema();
 

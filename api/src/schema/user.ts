@@ -9,6 +9,7 @@ import type { UserRow } from '../services/accounts.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
+import { AVATAR_SIZES, BIO_MAX_CHARS } from '../services/profiles.ts';
 
 export const User = builder.objectRef<UserRow>('User');
 
@@ -16,13 +17,33 @@ registerNodeLoader('User', (id, ctx) => ctx.loaders.user.load(id));
 
 export const UserConnection = connectionOf('User', User);
 
+export const AvatarSizeEnum = builder.enumType('AvatarSize', {
+  description: 'The square renditions kept of every avatar (WebP).',
+  values: {
+    LARGE: { value: 'LARGE', description: `${AVATAR_SIZES.LARGE}×${AVATAR_SIZES.LARGE} pixels: profiles.` },
+    SMALL: { value: 'SMALL', description: `${AVATAR_SIZES.SMALL}×${AVATAR_SIZES.SMALL} pixels: lists, bubbles, stage tiles.` },
+  } as const,
+});
+
 User.implement({
   description: 'A person with an account: they follow others, host spaces and take part in them.',
   interfaces: [NodeInterface],
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'passwordHash' in value,
   fields: (t) => ({
     handle: t.exposeString('handle', { description: 'Unique, case-insensitive, 3–15 of [A-Za-z0-9_].' }),
-    displayName: t.exposeString('displayName'),
+    displayName: t.exposeString('displayName', { description: 'The name shown, 1–50 characters; changed with updateProfile.' }),
+    bio: t.exposeString('bio', {
+      description: `A short plain-text introduction, one line of at most ${BIO_MAX_CHARS} characters; "" when the user wrote none. Changed with updateProfile.`,
+    }),
+    avatarUrl: t.string({
+      nullable: true,
+      description:
+        'The avatar, a square WebP image (null without one). A path on the API\'s own origin (`/media/avatars/….webp`), or an absolute URL when media is served from a bucket\'s public address: resolve it against the API\'s URL. A new upload gets a new URL, so it may be cached forever. ' +
+        'Upload: `POST /media/avatar` with the image itself as the body (`Content-Type: image/jpeg`, `image/png`, `image/webp`, `image/gif` or `image/avif`; at most 5 MB and 25 megapixels) and the same credentials as GraphQL (bearer token, or the session cookie from the app\'s own origin). ' +
+        'It answers `{"data":{"avatarUrl":…,"avatarSmallUrl":…}}`, or `{"errors":[…]}` with the contract\'s codes: BAD_USER_INPUT (`extensions.reason` NOT_AN_IMAGE, TOO_LARGE or TOO_MANY_PIXELS), UNAUTHENTICATED, FORBIDDEN (cross-site cookie request), RATE_LIMITED (20 uploads an hour). The server crops the image to a square, resizes it, re-encodes it and drops all its metadata (EXIF, GPS, ICC). Remove it with removeAvatar.',
+      args: { size: t.arg({ type: AvatarSizeEnum, defaultValue: 'LARGE', required: true, description: 'Which rendition; LARGE when left out.' }) },
+      resolve: (user, args, ctx) => ctx.services.profiles.avatarUrl(user, args.size),
+    }),
     followerCount: t.exposeInt('followerCount', { description: 'How many accounts follow this user.' }),
     followingCount: t.exposeInt('followingCount', { description: 'How many accounts this user follows.' }),
     viewerFollows: t.boolean({
@@ -89,7 +110,37 @@ function followChanged(ctx: Context, followeeId: string, following: boolean) {
   ctx.services.events.pubsub.publish('activity', { userIds: [followerId], at: new Date().toISOString(), follow });
 }
 
+const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
+  description: 'The viewer\'s profile fields to change; a field left out (or null) stays as it is.',
+  fields: (t) => ({
+    displayName: t.string({ description: '1–50 characters, one line (whitespace runs collapse; control, bidirectional and invisible characters are refused).' }),
+    bio: t.string({ description: `0–${BIO_MAX_CHARS} characters, one line, same text rules; "" clears it.` }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  updateProfile: t.field({
+    type: User,
+    authScopes: { signedIn: true },
+    description:
+      'Change the viewer\'s display name and/or bio. Returns the updated viewer. BAD_USER_INPUT (`extensions.field` displayName or bio) for text the policy refuses; RATE_LIMITED past 30 updates a minute. The avatar is uploaded over HTTP: see User.avatarUrl.',
+    args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const user = await ctx.services.profiles.update(ctx.viewer!.id, input);
+      ctx.loaders.user.clear(user.id).prime(user.id, user);
+      return user;
+    },
+  }),
+  removeAvatar: t.field({
+    type: User,
+    authScopes: { signedIn: true },
+    description: 'Remove the viewer\'s avatar (its files are deleted; avatarUrl becomes null). Idempotent. Returns the updated viewer.',
+    resolve: async (_root, _args, ctx) => {
+      const user = await ctx.services.profiles.removeAvatar(ctx.viewer!.id);
+      ctx.loaders.user.clear(user.id).prime(user.id, user);
+      return user;
+    },
+  }),
   follow: t.field({
     type: User,
     authScopes: { signedIn: true },

@@ -3,7 +3,7 @@ import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { sessions, users, type Database } from '@spaces/db';
 import { cleanLine } from '../domain/text.ts';
-import { badInput, conflict, isUniqueViolation, unauthenticated } from '../errors.ts';
+import { appError, badInput, conflict, isUniqueViolation } from '../errors.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -66,7 +66,10 @@ export class Accounts {
       .where(eq(sql`lower(${users.handle})`, handle.trim().toLowerCase()))
       .limit(1);
     const ok = await argon2Verify(user?.passwordHash ?? (await DUMMY_HASH), password.slice(0, 256));
-    if (!user || !ok) throw unauthenticated('Wrong handle or password.');
+    // UNAUTHENTICATED as the contract says, with a reason clients can tell apart from "sign in
+    // first" / an expired session without reading the message.
+    if (!user || !ok)
+      throw appError('UNAUTHENTICATED', 'Wrong handle or password. Check both and try again.', { reason: 'WRONG_CREDENTIALS' });
     return { user, token: await this.createSession(user.id) };
   }
 

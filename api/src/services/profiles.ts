@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import sharp from 'sharp';
+import { users, type Database } from '@spaces/db';
+import { cleanLine } from '../domain/text.ts';
+import { appError, badInput, notFound } from '../errors.ts';
+import type { Limiter } from '../lib/rate-limit.ts';
+import type { Limits } from './limits.ts';
+import type { MediaStore } from './media-storage.ts';
+import type { UserRow } from './accounts.ts';
+
+export const BIO_MAX_CHARS = 160;
+export const DISPLAY_NAME_MAX_CHARS = 50;
+
+/** Uploads larger than this are refused before they are read to the end. */
+export const AVATAR_MAX_BYTES = 5 * 1024 * 1024;
+/**
+ * Decoded size limit (decompression bombs: a few KB of PNG can declare 50,000 × 50,000 pixels).
+ * 25 megapixels covers any phone photo; sharp refuses to decode past it (limitInputPixels).
+ */
+export const AVATAR_MAX_PIXELS = 25_000_000;
+/** The square renditions kept of an avatar, in pixels: LARGE for profiles, SMALL for lists and bubbles. */
+export const AVATAR_SIZES = { LARGE: 400, SMALL: 96 } as const;
+export type AvatarSize = keyof typeof AVATAR_SIZES;
+/** Raster formats taken as avatars (sharp's names; `heif` covers AVIF). SVG, PDF, TIFF and the rest are refused. */
+const AVATAR_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'heif']);
+
+/** Why an avatar was refused, in `extensions.reason` of its BAD_USER_INPUT error (field `avatar`). */
+export type AvatarRefusal = 'NOT_AN_IMAGE' | 'TOO_LARGE' | 'TOO_MANY_PIXELS';
+
+export const avatarRefused = (reason: AvatarRefusal, message: string) =>
+  appError('BAD_USER_INPUT', `avatar: ${message}`, { field: 'avatar', reason });
+
+// Decoded images are not worth caching between uploads; memory is better spent elsewhere.
+sharp.cache(false);
+
+/**
+ * Decodes an untrusted upload once and re-encodes square WebP renditions: auto-rotated by its
+ * EXIF orientation, then every piece of metadata (EXIF with GPS, XMP, ICC, comments) is left
+ * behind, since sharp writes none unless asked. Only the first frame of an animation is kept.
+ */
+export async function renderAvatar(input: Uint8Array): Promise<Record<AvatarSize, Uint8Array>> {
+  if (input.byteLength > AVATAR_MAX_BYTES) throw avatarRefused('TOO_LARGE', `must be at most ${AVATAR_MAX_BYTES / 1024 / 1024} MB`);
+  const options = { limitInputPixels: AVATAR_MAX_PIXELS, failOn: 'error', animated: false } as const;
+  let format: string | undefined;
+  let pixels = 0;
+  try {
+    const meta = await sharp(input, options).metadata();
+    format = meta.format;
+    pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  } catch (error) {
+    // sharp checks limitInputPixels against the header already here.
+    if (/pixel limit/i.test(String((error as Error).message)))
+      throw avatarRefused('TOO_MANY_PIXELS', `is larger than ${AVATAR_MAX_PIXELS.toLocaleString('en')} pixels`);
+    throw avatarRefused('NOT_AN_IMAGE', 'is not an image this server reads (JPEG, PNG, WebP, GIF or AVIF)');
+  }
+  if (!format || !AVATAR_FORMATS.has(format))
+    throw avatarRefused('NOT_AN_IMAGE', `${format ? `${format.toUpperCase()} is not accepted` : 'is not an image'}: use JPEG, PNG, WebP, GIF or AVIF`);
+  if (pixels > AVATAR_MAX_PIXELS)
+    throw avatarRefused('TOO_MANY_PIXELS', `has ${pixels.toLocaleString('en')} pixels; at most ${AVATAR_MAX_PIXELS.toLocaleString('en')} are accepted`);
+  if (pixels === 0) throw avatarRefused('NOT_AN_IMAGE', 'has no pixels');
+  try {
+    const entries = await Promise.all(
+      Object.entries(AVATAR_SIZES).map(async ([size, px]) => {
+        const output = await sharp(input, options)
+          .timeout({ seconds: 15 })
+          .rotate()
+          .resize(px, px, { fit: 'cover', position: 'centre' })
+          .webp({ quality: 82, effort: 4 })
+          .toBuffer();
+        return [size, new Uint8Array(output.buffer, output.byteOffset, output.byteLength)] as const;
+      }),
+    );
+    return Object.fromEntries(entries) as Record<AvatarSize, Uint8Array>;
+  } catch (error) {
+    if (/pixel limit/i.test(String((error as Error).message)))
+      throw avatarRefused('TOO_MANY_PIXELS', `is larger than ${AVATAR_MAX_PIXELS.toLocaleString('en')} pixels`);
+    // A header that parses but pixel data that does not (truncated or corrupt files).
+    throw avatarRefused('NOT_AN_IMAGE', 'could not be decoded (the file may be truncated or corrupt)');
+  }
+}
+
+export interface ProfileInput {
+  displayName?: string | null;
+  bio?: string | null;
+}
+
+/** What the viewer may change about themselves: display name, bio, avatar. */
+export class Profiles {
+  private readonly updates: Limiter;
+  private readonly uploads: Limiter;
+
+  constructor(
+    private readonly db: Database,
+    readonly media: MediaStore,
+    limits: Limits,
+  ) {
+    this.updates = limits.store.limiter('user:profile', { points: 30, durationSeconds: 60 });
+    this.uploads = limits.store.limiter('user:avatar', { points: 20, durationSeconds: 3600 });
+  }
+
+  /** `/media/avatars/<id>-400.webp` (or the bucket's public URL), or null without an avatar. */
+  avatarUrl(user: Pick<UserRow, 'avatarKey'>, size: AvatarSize): string | null {
+    return user.avatarKey ? this.media.urlOf(`${user.avatarKey}-${AVATAR_SIZES[size]}.webp`) : null;
+  }
+
+  /** Fields left out (or null) stay as they are; an empty bio clears it. RATE_LIMITED past 30 a minute. */
+  async update(userId: string, input: ProfileInput): Promise<UserRow> {
+    const changes: Partial<Pick<UserRow, 'displayName' | 'bio'>> = {};
+    if (input.displayName !== null && input.displayName !== undefined) {
+      const name = cleanLine(input.displayName, { max: DISPLAY_NAME_MAX_CHARS });
+      if (!name.ok) throw badInput('displayName', name.reason);
+      changes.displayName = name.text;
+    }
+    if (input.bio !== null && input.bio !== undefined) {
+      const bio = cleanLine(input.bio, { min: 0, max: BIO_MAX_CHARS });
+      if (!bio.ok) throw badInput('bio', bio.reason);
+      changes.bio = bio.text;
+    }
+    await this.updates.hit(userId);
+    if (Object.keys(changes).length === 0) return this.load(userId);
+    const [user] = await this.db.update(users).set(changes).where(eq(users.id, userId)).returning();
+    if (!user) throw notFound('No such user.');
+    return user;
+  }
+
+  /**
+   * Renders and stores a new avatar, then points the user at it; the previous one's files are
+   * deleted after the switch (a reader holding the old URL gets a 404 from then on).
+   */
+  async setAvatar(userId: string, upload: Uint8Array): Promise<UserRow> {
+    await this.uploads.hit(userId);
+    const renditions = await renderAvatar(upload);
+    const key = `avatars/${randomBytes(16).toString('hex')}`;
+    const stored = await Promise.allSettled(
+      Object.entries(renditions).map(([size, bytes]) =>
+        this.media.put(`${key}-${AVATAR_SIZES[size as AvatarSize]}.webp`, bytes, 'image/webp'),
+      ),
+    );
+    const failed = stored.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.deleteFiles(key); // whichever rendition did get stored
+      throw failed.reason;
+    }
+    const { user, previous } = await this.db.transaction(async (tx) => {
+      const [before] = await tx.select({ avatarKey: users.avatarKey }).from(users).where(eq(users.id, userId)).for('update');
+      const [after] = await tx.update(users).set({ avatarKey: key }).where(eq(users.id, userId)).returning();
+      return { user: after, previous: before?.avatarKey ?? null };
+    });
+    if (!user) {
+      await this.deleteFiles(key);
+      throw notFound('No such user.');
+    }
+    if (previous) await this.deleteFiles(previous);
+    return user;
+  }
+
+  /** Idempotent. */
+  async removeAvatar(userId: string): Promise<UserRow> {
+    const { user, previous } = await this.db.transaction(async (tx) => {
+      const [before] = await tx.select({ avatarKey: users.avatarKey }).from(users).where(eq(users.id, userId)).for('update');
+      const [after] = await tx.update(users).set({ avatarKey: null }).where(eq(users.id, userId)).returning();
+      return { user: after, previous: before?.avatarKey ?? null };
+    });
+    if (!user) throw notFound('No such user.');
+    if (previous) await this.deleteFiles(previous);
+    return user;
+  }
+
+  private async load(userId: string): Promise<UserRow> {
+    const [user] = await this.db.select().from(users).where(eq(users.id, userId)).limit(1);
+    if (!user) throw notFound('No such user.');
+    return user;
+  }
+
+  /** Best effort: a file left behind costs disk, not correctness. */
+  private async deleteFiles(key: string): Promise<void> {
+    await Promise.all(
+      Object.values(AVATAR_SIZES).map((px) =>
+        this.media.delete(`${key}-${px}.webp`).catch((error) => console.error('[media] could not delete', key, error)),
+      ),
+    );
+  }
+}
