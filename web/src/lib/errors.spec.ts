@@ -6,6 +6,11 @@ const gql = (code: string, message: string, extensions: Record<string, unknown> 
 });
 
 describe('toAppError: every API error code in words', () => {
+  it('UNAUTHENTICATED after a wrong password says so', () => {
+    const wrong = gql('UNAUTHENTICATED', 'Wrong handle or password. Check both and try again.', { reason: 'WRONG_CREDENTIALS' });
+    expect(describeError(wrong)).toBe('Wrong handle or password. Check both and try again.');
+  });
+
   it('UNAUTHENTICATED asks to sign in, or says the session expired', () => {
     expect(describeError(gql('UNAUTHENTICATED', 'Sign in first.'))).toBe('You need to sign in to do that.');
     expect(describeError(gql('UNAUTHENTICATED', 'Invalid or expired token.'))).toBe(

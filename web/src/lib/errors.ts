@@ -132,6 +132,8 @@ function fromGraphQLError(error: GraphQLErrorLike, cause: unknown): AppError {
   const message = typeof error.message === 'string' ? error.message : '';
   switch (code) {
     case 'UNAUTHENTICATED':
+      // A wrong handle or password at sign-in: the server's words say exactly that.
+      if (ext.reason === 'WRONG_CREDENTIALS') return new AppError(code, sentence(message) || 'Wrong handle or password.', { cause });
       return new AppError(code, /invalid|expired/i.test(message)
         ? 'Your session has expired. Please sign in again.'
         : 'You need to sign in to do that.', { cause });
