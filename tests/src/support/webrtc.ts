@@ -82,6 +82,11 @@ export interface WebRtcAudioClientOptions {
    * 'active' (werift is the DTLS client) avoids that, at the cost of an offer no browser sends.
    */
   dtlsSetup?: 'actpass' | 'active';
+  /**
+   * Decode what arrives (the `audio` event). Default true. opusscript's WASM heap holds a few dozen
+   * decoders at most: clients in large numbers count packets only.
+   */
+  decode?: boolean;
 }
 
 /** performance.now() stamps of one connection's milestones (undefined until reached). */
@@ -123,7 +128,7 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   /** The RFC 6464 level of the last packet sent. */
   lastLevelSent: number | undefined;
 
-  readonly #decoder = new OpusDecoder();
+  readonly #decoder: OpusDecoder | null;
   #encoder: OpusEncoder | undefined;
   #tone: SineGenerator | undefined;
   #level: number | undefined;
@@ -137,6 +142,7 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   private constructor(options: WebRtcAudioClientOptions, answering = false) {
     super();
     this.name = options.name ?? 'webrtc';
+    this.#decoder = options.decode === false ? null : new OpusDecoder();
     this.dtlsSetup = options.dtlsSetup ?? 'actpass';
     const address = options.address ?? clientAddress();
     if (address !== NETNS_JANUS_ADDRESS && address !== NETNS_PEER_ADDRESS) throw new Error(`${address} is not a namespace address`);
@@ -382,7 +388,7 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
     this.packetsReceived++;
     this.timings.firstPacketAt ??= performance.now();
     this.emit('packet', rtp);
-    if (rtp.payload.length === 0) return;
+    if (rtp.payload.length === 0 || !this.#decoder) return;
     try {
       this.emit('audio', this.#decoder.decode(rtp.payload), rtp);
     } catch {
@@ -405,7 +411,7 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
     try {
       await this.pc.close();
     } finally {
-      this.#decoder.delete();
+      this.#decoder?.delete();
       this.#encoder?.delete();
     }
   }
