@@ -6,9 +6,13 @@ export type JanusRole = 'mix' | 'edge' | 'both';
 
 export interface MixerInstanceConfig {
   name: string;
+  /** Janus HTTP API base URL, e.g. http://127.0.0.1:8088/janus */
   url: string;
+  /** AudioBridge and Streaming admin_key: needed to create rooms, forwarders and mountpoints. Secrets and pins derive from it. */
   adminKey: string;
+  /** Janus api_secret: every request carries it. */
   apiSecret?: string;
+  /** Mixing stages, serving audiences, or both (default). */
   role?: JanusRole;
   /** Where mixing instances send a space's mix for this edge's relays (default: the URL's host). */
   rtpHost?: string;

@@ -1,23 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { JanusSession, messageForeignHandle, type AudioBridgeHandle, type JanusConnectionError, type Jsep, type StreamingHandle } from '@spaces/janus';
-import type { JanusRole } from '../../config.ts';
+import type { MixerInstanceConfig } from '../../config.ts';
 
-/** One configured Janus instance the API controls. */
-export interface MixerInstance {
-  name: string;
-  /** Janus HTTP API base URL, e.g. http://127.0.0.1:8088/janus */
-  url: string;
-  /** AudioBridge and Streaming admin_key: needed to create rooms, forwarders and mountpoints. Secrets and pins derive from it. */
-  adminKey: string;
-  /** Janus api_secret: every request carries it. */
-  apiSecret?: string;
-  /** Mixing stages, serving audiences, or both (default). */
-  role?: JanusRole;
-  /** Where mixing instances send a space's mix for this instance's relays (default: the URL's host). */
-  rtpHost?: string;
-  /** Listeners this instance is meant to carry as an edge (default 2000). */
-  capacity?: number;
-}
+/** One configured Janus instance the API controls (see MixerInstanceConfig in config.ts). */
+export type MixerInstance = MixerInstanceConfig;
 
 export interface InstanceHooks {
   /** Connected (at start or after a loss): make its rooms match the database. */

@@ -372,11 +372,7 @@ export class Mixer {
           participant,
         };
       } catch (error) {
-        connection.joining = false;
-        if (this.#connections.get(me.id) === connection) await this.#close(connection);
-        else if (handle) await this.#detach(handle);
-        this.#retired(me.id);
-        await this.audio.forget(me.id, mixerId);
+        await this.#abandon(connection, handle);
         if (error instanceof JanusError && error.kind === 'invalid-sdp') throw badInput('offer', 'the mixer could not use this SDP offer');
         if (error instanceof JanusConnectionError) throw voiceReconnecting();
         throw error;
@@ -460,11 +456,7 @@ export class Mixer {
         connection.joining = false;
         return { offerId: connection.offerId!, offer: offer.sdp, participant: expected };
       } catch (error) {
-        connection.joining = false;
-        if (this.#connections.get(me.id) === connection) await this.#close(connection);
-        else if (handle) await this.#detach(handle);
-        this.#retired(me.id);
-        await this.audio.forget(me.id, connectionId);
+        await this.#abandon(connection, handle);
         if (error instanceof JanusConnectionError) throw voiceReconnecting();
         throw error;
       }
@@ -612,6 +604,15 @@ export class Mixer {
         .catch((error) => console.error(`[mixer] could not mute the replaced connection of ${c.participantId}`, (error as Error).message));
     }
     setTimeout(() => void this.#close(c), RETIRE_WITHIN_MS).unref();
+  }
+
+  /** A connection that failed while being made: let go of it, and of what it was replacing. */
+  async #abandon(c: Connection, handle: AudioBridgeHandle | StreamingHandle | null) {
+    c.joining = false;
+    if (this.#connections.get(c.participantId) === c) await this.#close(c);
+    else if (handle) await this.#detach(handle);
+    this.#retired(c.participantId);
+    await this.audio.forget(c.participantId, c.mixerId);
   }
 
   /** The participant's current connection is up (or failed): the ones it replaced go now. */
