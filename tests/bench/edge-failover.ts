@@ -23,6 +23,7 @@ import { TONES, ToneProbe } from '../src/support/audio.ts';
 import { WebRtcAudioClient } from '../src/support/webrtc.ts';
 import { subscribe, wsClient, type Subscription } from '../src/support/ws.ts';
 import { distribution, fmt, table } from './voice/measure.ts';
+import { timedGraphQL } from './api-client.ts';
 import { boundRun } from './bounds.ts';
 
 const LISTENERS = Number(process.env.BENCH_FAILOVER_LISTENERS ?? 40);
@@ -51,16 +52,8 @@ interface Person {
   token: string;
 }
 
-async function gql(query: string, variables: Record<string, unknown>, token?: string) {
-  const response = await fetch(`${app!.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(`${query.slice(0, 50)}…: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
+const gql = async (query: string, variables: Record<string, unknown>, token?: string) =>
+  (await timedGraphQL(app!.url!, query, variables, token)).data;
 
 async function signUp(handle: string): Promise<Person> {
   const data = await gql(`mutation($i: SignUpInput!) { signUp(input: $i) { token user { id } } }`, {

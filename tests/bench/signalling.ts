@@ -9,13 +9,13 @@
  * offer (the AudioBridge path every listener used before the audience tier), for as many other
  * users. The first 3 of each are warm-up and not counted.
  */
-import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { buildApp, type App } from '@spaces/api';
 import { createDb, type DbHandle } from '@spaces/db';
 import { startJanus, type RunningJanus } from '@spaces/janus';
 import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
+import { fakeAnswerTo, fakeOffer } from '../src/support/sdp.ts';
 import { distribution, fmt, table } from './voice/measure.ts';
+import { timedGraphQL } from './api-client.ts';
 import { boundRun } from './bounds.ts';
 
 const USERS = Number(process.env.BENCH_SIGNALLING_USERS ?? 30);
@@ -33,35 +33,7 @@ async function cleanup() {
 }
 const bound = boundRun({ timeoutMs: 180_000, cleanup, log, onTimeout: () => {} });
 
-async function gql(query: string, variables: Record<string, unknown>, token?: string) {
-  const startedAt = performance.now();
-  const response = await fetch(`${app!.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(`${query.slice(0, 50)}…: ${JSON.stringify(body.errors)}`);
-  return { data: body.data, ms: performance.now() - startedAt };
-}
-
-/** A complete offer Janus accepts (ICE never completes: only the signalling is timed). */
-function offer(): string {
-  const fingerprint = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
-  return [
-    'v=0', `o=- ${Date.now()} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0', 'a=group:BUNDLE 0', 'm=audio 9 UDP/TLS/RTP/SAVPF 111',
-    'c=IN IP4 0.0.0.0', `a=ice-ufrag:${randomBytes(4).toString('hex')}`, `a=ice-pwd:${randomBytes(12).toString('hex')}`,
-    `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:actpass', 'a=mid:0', 'a=recvonly', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2', '',
-  ].join('\r\n');
-}
-
-/** An answer (recvonly) to Janus's offer that Janus takes. */
-function answerTo(janusOffer: string): string {
-  const mid = /a=mid:(\S+)/.exec(janusOffer)?.[1] ?? 'a';
-  const pt = /a=rtpmap:(\d+) opus\/48000/.exec(janusOffer)?.[1] ?? '111';
-  return offer().replace('a=group:BUNDLE 0', `a=group:BUNDLE ${mid}`).replace('a=mid:0', `a=mid:${mid}`).replace('a=setup:actpass', 'a=setup:active')
-    .replace(/ 111\r\n/, ` ${pt}\r\n`).replace('a=rtpmap:111', `a=rtpmap:${pt}`);
-}
+const gql = (query: string, variables: Record<string, unknown>, token?: string) => timedGraphQL(app!.url!, query, variables, token);
 
 try {
   cluster = await startCluster();
@@ -91,12 +63,12 @@ try {
     const audience = i % 2 === 0;
     const audio = audience
       ? await gql(`mutation($s: ID!) { listenAudio(spaceId: $s) { id offer } }`, { s: spaceId }, token)
-      : await gql(`mutation($s: ID!, $o: String!) { connectAudio(spaceId: $s, offer: $o) { answer } }`, { s: spaceId, o: offer() }, token);
+      : await gql(`mutation($s: ID!, $o: String!) { connectAudio(spaceId: $s, offer: $o) { answer } }`, { s: spaceId, o: fakeOffer('recvonly') }, token);
     const answer = audience
       ? await gql(`mutation($s: ID!, $id: ID!, $a: String!) { answerAudio(spaceId: $s, offerId: $id, answer: $a) { id } }`, {
           s: spaceId,
           id: audio.data.listenAudio.id,
-          a: answerTo(audio.data.listenAudio.offer),
+          a: fakeAnswerTo(audio.data.listenAudio.offer),
         }, token)
       : null;
     if (i < WARMUP * 2) continue;

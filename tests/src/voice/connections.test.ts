@@ -5,6 +5,8 @@ import { inspectRoom } from '@spaces/api/testing';
 import { createDb } from '@spaces/db';
 import { findFreePort, JanusError, JanusSession, startJanus, type RunningJanus } from '@spaces/janus';
 import { codes, startTestApp, type TestApp } from '../support/app.ts';
+import { janusAdmin, janusHandles } from '../support/janus-admin.ts';
+import { fakeOffer } from '../support/sdp.ts';
 import { must, Q, users, type U } from '../support/spaces.ts';
 
 /**
@@ -40,48 +42,10 @@ async function anotherApp(options: Parameters<typeof buildApp>[0]): Promise<App>
 
 const raw = (id: string) => Buffer.from(id, 'base64url').toString().split(':')[1]!;
 
-/** A complete WebRTC offer Janus accepts (ICE never completes here: signalling is what is tested). */
-function offer(): string {
-  const fingerprint = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
-  return [
-    'v=0',
-    `o=- ${Date.now()} 2 IN IP4 127.0.0.1`,
-    's=-',
-    't=0 0',
-    'a=group:BUNDLE 0',
-    'm=audio 9 UDP/TLS/RTP/SAVPF 111',
-    'c=IN IP4 0.0.0.0',
-    'a=rtcp:9 IN IP4 0.0.0.0',
-    `a=ice-ufrag:${randomBytes(4).toString('hex')}`,
-    `a=ice-pwd:${randomBytes(12).toString('hex')}`,
-    'a=ice-options:trickle',
-    `a=fingerprint:sha-256 ${fingerprint}`,
-    'a=setup:actpass',
-    'a=mid:0',
-    'a=sendrecv',
-    'a=rtcp-mux',
-    'a=rtpmap:111 opus/48000/2',
-    'a=fmtp:111 minptime=10;useinbandfec=1',
-    '',
-  ].join('\r\n');
-}
-
 const CONNECT = `mutation($s: ID!, $o: String!) { connectAudio(spaceId: $s, offer: $o) { answer participant { id } } }`;
 
 /** Every handle Janus holds, across every session (admin API). */
-async function handles(): Promise<number> {
-  const admin = async (path: string, body: Record<string, unknown>) => {
-    const res = await fetch(janus.adminUrl! + path, {
-      method: 'POST',
-      body: JSON.stringify({ ...body, transaction: randomBytes(6).toString('hex'), admin_secret: adminSecret }),
-    });
-    return (await res.json()) as { sessions?: number[]; handles?: number[] };
-  };
-  const { sessions = [] } = await admin('', { janus: 'list_sessions' });
-  let n = 0;
-  for (const s of sessions) n += (await admin(`/${s}`, { janus: 'list_handles' })).handles?.length ?? 0;
-  return n;
-}
+const handles = async (): Promise<number> => (await janusHandles(janusAdmin(janus.adminUrl!, adminSecret))).length;
 
 async function liveSpace(host: U) {
   return (await must(t, Q.create, { input: { title: 'Voice', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
@@ -106,7 +70,7 @@ describe('one connection per person', () => {
       ).then((r) => r.json() as Promise<{ errors?: unknown[] }>);
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        i % 2 ? viaOther(CONNECT, { s, o: offer() }) : t.gql(CONNECT, { s, o: offer() }, { token: guest!.token }),
+        i % 2 ? viaOther(CONNECT, { s, o: fakeOffer() }) : t.gql(CONNECT, { s, o: fakeOffer() }, { token: guest!.token }),
       ),
     );
     expect(results.map((r) => r.errors ?? null)).toEqual(Array(10).fill(null));
@@ -129,7 +93,7 @@ describe('drift', () => {
     const [host, guest] = await users(t, 2, 'cd');
     const s = await liveSpace(host!);
     await must(t, Q.join, { s }, guest);
-    await t.gql(CONNECT, { s, o: offer() }, { token: guest!.token });
+    await t.gql(CONNECT, { s, o: fakeOffer() }, { token: guest!.token });
     const [guestRow] = await t.app.services.spaces.presentParticipants([{ spaceId: raw(s), userId: raw(guest!.id) }]);
     const entry = async () => (await inspectRoom(t.app, raw(s)))!.participants.find((p) => p.participantId === guestRow!.id);
     await expect.poll(async () => (await entry())?.muted).toBe(true);
@@ -157,7 +121,7 @@ describe('drift', () => {
     await must(t, Q.raise, { s, r: true }, speaker);
     await must(t, Q.role, { s, u: speaker!.id, role: 'SPEAKER' }, host);
     await must(t, Q.setMuted, { s, m: false }, speaker);
-    await t.gql(CONNECT, { s, o: offer() }, { token: speaker!.token });
+    await t.gql(CONNECT, { s, o: fakeOffer() }, { token: speaker!.token });
     const [row] = await t.app.services.spaces.presentParticipants([{ spaceId: raw(s), userId: raw(speaker!.id) }]);
     // A talking event (as the mixer reports it), then the host mutes: the event that would end it never comes.
     await t.app.services.mixer.audio.speaking(row!.id, row!.mixerParticipantId!, true);
@@ -223,7 +187,7 @@ describe('a Janus that is down', () => {
       const res = await app.yoga.fetch('http://spaces.test/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${hostOfNext.token}` },
-        body: JSON.stringify({ query: CONNECT, variables: { s: Buffer.from(`Space:${next.id}`).toString('base64url'), o: offer() } }),
+        body: JSON.stringify({ query: CONNECT, variables: { s: Buffer.from(`Space:${next.id}`).toString('base64url'), o: fakeOffer() } }),
       });
       const body = (await res.json()) as { errors?: { message: string; extensions: { code: string; retryAfterMs?: number } }[] };
       expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', retryAfterMs: 1000 });

@@ -4,6 +4,8 @@ import { buildApp, type App } from '@spaces/api';
 import { createDb, type DbHandle } from '@spaces/db';
 import { findFreePort, JanusSession, startJanus, type AudioBridgeHandle, type RunningJanus, type StreamingHandle } from '@spaces/janus';
 import { codes, startTestApp, type TestApp } from '../support/app.ts';
+import { janusAdmin, janusHandles } from '../support/janus-admin.ts';
+import { fakeAnswerTo, fakeOffer } from '../support/sdp.ts';
 import { must, Q, users, type U } from '../support/spaces.ts';
 
 /**
@@ -63,47 +65,12 @@ const forwarders = async (room: number) => {
   return (await bridge.listForwarders(room, { secret })).map((f) => f.stream_id);
 };
 
-/** An SDP answer (recvonly) to Janus's offer: enough for Janus to take it; ICE never completes here. */
-function answerTo(offer: string): string {
-  const mid = /a=mid:(\S+)/.exec(offer)?.[1] ?? 'a';
-  const pt = /a=rtpmap:(\d+) opus\/48000/.exec(offer)?.[1] ?? '111';
-  const fingerprint = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
-  return [
-    'v=0',
-    `o=- ${Date.now()} 2 IN IP4 127.0.0.1`,
-    's=-',
-    't=0 0',
-    `a=group:BUNDLE ${mid}`,
-    `m=audio 9 UDP/TLS/RTP/SAVPF ${pt}`,
-    'c=IN IP4 0.0.0.0',
-    `a=ice-ufrag:${randomBytes(4).toString('hex')}`,
-    `a=ice-pwd:${randomBytes(12).toString('hex')}`,
-    `a=fingerprint:sha-256 ${fingerprint}`,
-    'a=setup:active',
-    `a=mid:${mid}`,
-    'a=recvonly',
-    'a=rtcp-mux',
-    `a=rtpmap:${pt} opus/48000/2`,
-    '',
-  ].join('\r\n');
-}
-
 /** The remote SDP Janus holds for a handle (admin API), '' when none. */
 async function remoteSdpOf(handleOpaqueId: string): Promise<string> {
-  const admin = async (path: string, body: Record<string, unknown>) => {
-    const res = await fetch(janus.adminUrl! + path, {
-      method: 'POST',
-      body: JSON.stringify({ ...body, transaction: randomBytes(6).toString('hex'), admin_secret: adminSecret }),
-    });
-    return (await res.json()) as { sessions?: number[]; handles?: number[]; info?: { opaque_id?: string; sdps?: { remote?: string } } };
-  };
-  const { sessions = [] } = await admin('', { janus: 'list_sessions' });
-  for (const s of sessions) {
-    const { handles = [] } = await admin(`/${s}`, { janus: 'list_handles' });
-    for (const h of handles) {
-      const { info } = await admin(`/${s}/${h}`, { janus: 'handle_info' });
-      if (info?.opaque_id === handleOpaqueId) return info.sdps?.remote ?? '';
-    }
+  const admin = janusAdmin(janus.adminUrl!, adminSecret);
+  for (const [s, h] of await janusHandles(admin)) {
+    const { info } = await admin(`/${s}/${h}`, { janus: 'handle_info' });
+    if (info?.opaque_id === handleOpaqueId) return info.sdps?.remote ?? '';
   }
   throw new Error(`no handle ${handleOpaqueId}`);
 }
@@ -198,8 +165,8 @@ describe('audience relays', () => {
       ).json()) as { data?: any; errors?: { extensions?: { code?: string } }[] };
 
     const forged = listenAudio.id.replace(/\.[^.]+$/, '.AAAAAAAAAAAAAAAAAAAAAA');
-    expect((await gql(ANSWER, { s, id: forged, a: answerTo(listenAudio.offer) })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
-    const answer = answerTo(listenAudio.offer);
+    expect((await gql(ANSWER, { s, id: forged, a: fakeAnswerTo(listenAudio.offer) })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const answer = fakeAnswerTo(listenAudio.offer);
     const answered = await gql(ANSWER, { s, id: listenAudio.id, a: answer });
     expect(answered.errors).toBeUndefined();
     expect(answered.data.answerAudio.audioTier).toBe('AUDIENCE');
@@ -216,7 +183,7 @@ describe('audience relays', () => {
     const [host, a, b] = await users(t, 3, 're');
     const s = await space(host!);
     for (const u of [a, b]) await must(t, Q.join, { s }, u);
-    const offer = answerTo('a=mid:0').replace('a=setup:active', 'a=setup:actpass').replace('a=recvonly', 'a=sendrecv');
+    const offer = fakeOffer();
     expect((await t.gql(CONNECT, { s, o: offer }, { token: a!.token })).errors).toBeUndefined();
     const refused = await t.gql(CONNECT, { s, o: offer }, { token: b!.token });
     expect(codes(refused)).toEqual(['CONFLICT']);
