@@ -126,7 +126,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   // Limit counters live where every instance sees them: PostgreSQL, or memory with PGlite.
   const limiterUrl = database.kind === 'postgres' ? (database.url ?? config.databaseUrl) : undefined;
   const limits = new Limits(limiterUrl ? await postgresLimiterStore(limiterUrl) : memoryLimiterStore(), config.rateLimits);
-  const spaces = new Spaces(database.db, dispatcher, config.hostGraceMs, limits.reaction);
+  const spaces = new Spaces(database.db, dispatcher, config.hostGraceMs, limits.reaction, config.presenceGraceMs);
   const mixer = new Mixer(database.db, database.sql, spaces, dispatcher, config.mixers, {
     prebuffering: config.mixerPrebuffering,
     sweepMs: config.mixerSweepMs,
@@ -336,6 +336,24 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   // Ends spaces whose host stayed away past the grace period (checked a few times per period).
   let janitor: NodeJS.Timeout | null = null;
   const sweepEvery = Math.max(250, Math.min(30_000, Math.floor(config.hostGraceMs / 4)));
+  // Presence: every beat this instance records whom its subscriptions see, samples listener peaks,
+  // and makes those nobody saw for PRESENCE_GRACE_MS leave (presence.ts). One run at a time.
+  let presenceBeat: NodeJS.Timeout | null = null;
+  let beating: Promise<void> | null = null;
+  const beat = () => {
+    beating ??= (async () => {
+      try {
+        await services.spaces.presence.beat();
+        await services.spaces.recaps.sample();
+        await services.spaces.sweepPresence();
+      } catch (error) {
+        console.error('[presence]', error);
+      } finally {
+        beating = null;
+      }
+    })();
+    return beating;
+  };
 
   const app: App = {
     yoga,
@@ -353,12 +371,16 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         services.spaces.endAbandoned().catch((error) => console.error('[janitor]', error));
       }, sweepEvery);
       janitor.unref();
+      presenceBeat = setInterval(() => void beat(), services.spaces.presence.beatMs);
+      presenceBeat.unref();
       const { port } = server.address() as AddressInfo;
       app.url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
       return app.url;
     },
     async stop() {
       if (janitor) clearInterval(janitor);
+      if (presenceBeat) clearInterval(presenceBeat);
+      await beating;
       dispatcher.close();
       await mixer.stop();
       services.bars.close();

@@ -51,6 +51,11 @@ export interface Config {
   /** How long a live space waits for its host to come back before it ends. */
   hostGraceMs: number;
   /**
+   * How long a participant may go unseen (no spaceEvents subscription of the space on any
+   * instance, no audio) before they leave it; the host is then away (PRESENCE_GRACE_MS).
+   */
+  presenceGraceMs: number;
+  /**
    * Janus instances the API controls (JANUS_URLS="name=http://127.0.0.1:8088/janus,..." with
    * JANUS_ADMIN_KEY). Empty: `main.ts` starts a private Janus; a bare buildApp() has no voice.
    */
@@ -129,6 +134,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     pubsub,
     sessionTtlDays: Number(env.SESSION_TTL_DAYS ?? 30),
     hostGraceMs: Number(env.HOST_GRACE_SECONDS ?? 300) * 1000,
+    presenceGraceMs: presenceGraceMs(env.PRESENCE_GRACE_MS),
     mixers: parseJanusUrls(env.JANUS_URLS, env.JANUS_ADMIN_KEY, env.JANUS_API_SECRET, env.JANUS_ROLES, env.JANUS_EDGE_CAPACITY),
     mixerListenerSeats: wholeNumber('AUDIO_LISTENER_SEATS', env.AUDIO_LISTENER_SEATS, 50, 0),
     mixerPrebuffering: prebuffering(env.JANUS_PREBUFFERING),
@@ -237,6 +243,13 @@ function prebuffering(raw: string | undefined): number {
   const value = Number(raw ?? 2);
   if (!Number.isInteger(value) || value < 0 || value > 50)
     throw new Error(`JANUS_PREBUFFERING must be an integer 0–50 (packets of 20 ms), got "${raw}"`);
+  return value;
+}
+
+function presenceGraceMs(raw: string | undefined): number {
+  const value = Number(raw ?? 30_000);
+  if (!Number.isInteger(value) || value < 100 || value > 3_600_000)
+    throw new Error(`PRESENCE_GRACE_MS must be an integer 100–3600000 (milliseconds), got "${raw}"`);
   return value;
 }
 

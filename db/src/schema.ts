@@ -109,6 +109,9 @@ export const spaces = pgTable(
     // Where the space's audio lives: which configured Janus instance, and the room number on it.
     mixerInstance: text('mixer_instance'),
     mixerRoom: bigint('mixer_room', { mode: 'number' }),
+    // The most listeners present at once while live, for the host's recap. Written only by the
+    // API's recaps (services/spaces/recap.ts): sampled, never per join (joins share the row lock).
+    peakListeners: integer('peak_listeners').notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [
@@ -143,6 +146,13 @@ export const participants = pgTable(
     // id above then names the audience connection (Janus lists no viewers by id).
     audioTier: audioTier('audio_tier'),
     audioInstance: text('audio_instance'),
+    // Set once the participant was heard at the mixer (speaking, or connected on stage with an open
+    // mic): who spoke, for the host's recap. Written only with the audio columns (audio-state.ts).
+    spoke: boolean('spoke').notNull().default(false),
+    // When this participant was last known to be there: joining, or an API instance holding their
+    // spaceEvents subscription or audio. Non-hosts not seen for PRESENCE_GRACE_MS leave. Written
+    // only by the API's presence (services/spaces/presence.ts), in batches.
+    seenAt: timestamp('seen_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     joinedAt: timestamp('joined_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     // One row per user and space, reused on rejoin; present while leftAt is null.
     leftAt: timestamp('left_at', { withTimezone: true, precision: 3 }),
@@ -155,6 +165,8 @@ export const participants = pgTable(
     // Raised hands only (a few among thousands): the moderators' HANDS list.
     index('participants_hands_idx').on(t.spaceId, t.joinedAt, t.id).where(sql`${t.leftAt} is null and ${t.handRaised}`),
     index('participants_user_idx').on(t.userId).where(sql`${t.leftAt} is null`),
+    // Present participants by when they were last seen: the presence janitor's stale ones.
+    index('participants_seen_idx').on(t.seenAt).where(sql`${t.leftAt} is null`),
     // Listeners per edge, for placing a new one where there is most headroom.
     index('participants_audience_edge_idx').on(t.audioInstance).where(sql`${t.audioTier} = 'AUDIENCE'`),
   ],

@@ -140,6 +140,18 @@ export function isHeardAtMixer(p: { role: Role; muted: boolean; present: boolean
   return p.present && isOnStage(p.role) && !p.muted;
 }
 
+/**
+ * Everyone enters a space with the mic off, the host too (as on Twitter): a host creating,
+ * starting or coming back to a space opens the mic when ready, never by surprise.
+ */
+export const mutedOnEntering = (_role: Role): boolean => true;
+
+/**
+ * The end-of-space recap (duration, peak listeners, who spoke) is the host's, once the space
+ * has ended.
+ */
+export const canSeeRecap = (viewer: { isHost: boolean }, state: SpaceState): boolean => viewer.isHost && state === 'ENDED';
+
 /** The mute state a participant has in a role: listeners always muted. */
 export const effectiveMuted = (role: Role, muted: boolean) => (isOnStage(role) ? muted : true);
 

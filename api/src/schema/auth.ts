@@ -54,11 +54,14 @@ builder.mutationFields((t) => ({
     },
   }),
   signOut: t.boolean({
-    description: 'Revoke the current session (its token stops working) and clear the cookie. False when not signed in.',
+    description:
+      'Revoke the current session (its token stops working) and clear the cookie; the user leaves every space they are in (a host is away, as after leaveSpace). False when not signed in.',
     resolve: async (_root, _args, ctx) => {
       ctx.setSessionCookie(null);
       if (!ctx.sessionId) return false;
       await ctx.services.accounts.revokeSession(ctx.sessionId);
+      // Signed out is not there: nobody should see them listening, or invite them.
+      if (ctx.viewer) await ctx.services.spaces.leaveEverywhere(ctx.viewer.id);
       return true;
     },
   }),

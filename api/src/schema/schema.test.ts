@@ -44,8 +44,10 @@ describe('viewer-dependent fields', () => {
     }
     expect(marked.sort()).toEqual([
       'Space.invitedSpeakers',
+      'Space.recap',
       'Space.viewerCanSpeak',
       'Space.viewerParticipant',
+      'Space.viewerRemoved',
       'User.followsViewer',
       'User.viewerFollows',
     ]);

@@ -123,7 +123,8 @@ function visibleTo(ctx: Context, event: SpaceEventPayload): SpaceEventPayload | 
 builder.subscriptionFields((t) => ({
   spaceEvents: t.field({
     type: SpaceEvent,
-    description: 'Everything that happens in one space, in order, as it happens. Completes after SPACE_ENDED.',
+    description:
+      'Everything that happens in one space, in order, as it happens. Completes after SPACE_ENDED. While it is open the viewer counts as there (see joinSpace).',
     args: { spaceId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
       const spaceId = spaceIdArg(args.spaceId);
@@ -140,7 +141,16 @@ builder.subscriptionFields((t) => ({
         const ended: SpaceEventPayload = { kind: 'SPACE_ENDED', spaceId, at: (space.endedAt ?? new Date()).toISOString() };
         return transformStream(events, () => null, async () => (refresh(ctx, ended), ended));
       }
-      return transformStream(events, (event) => {
+      // While this subscription is open the viewer is there (presence.ts); its end lets go.
+      const release = ctx.viewer ? ctx.services.spaces.presence.watch(spaceId, ctx.viewer.id) : () => {};
+      const watched: AsyncIterator<SpaceEventPayload> = {
+        next: () => events.next(),
+        return: async (value?: unknown) => {
+          release();
+          return (await events.return?.(value)) ?? { done: true, value: undefined };
+        },
+      };
+      return transformStream(watched, (event) => {
         refresh(ctx, event);
         const last = event.kind === 'SPACE_ENDED';
         const wrap = (visible: SpaceEventPayload | null) => (visible ? { value: visible, last } : null);

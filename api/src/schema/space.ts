@@ -1,8 +1,8 @@
 import { builder } from '../builder.ts';
-import { isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
+import { canSeeRecap, isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
-import type { ParticipantGroup as ParticipantGroupValue, SpaceRow } from '../services/spaces/index.ts';
+import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceRow } from '../services/spaces/index.ts';
 import type { Context } from '../context.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
@@ -34,6 +34,21 @@ export const ParticipantGroup = builder.enumType('ParticipantGroup', {
     HANDS: { description: 'Listeners with a raised hand.' },
     AUDIENCE: { description: 'Listeners (raised hands included).' },
   } as const,
+});
+
+const SpaceRecap = builder.objectRef<SpaceRecapValue>('SpaceRecap').implement({
+  description: "How an ended space went, for its host's end screen.",
+  fields: (t) => ({
+    durationSeconds: t.exposeInt('durationSeconds', { description: 'From going live to ending.' }),
+    peakListeners: t.exposeInt('peakListeners', {
+      description: 'The most listeners at once (sampled every few seconds while live, and at the end).',
+    }),
+    speakers: t.field({
+      type: [User],
+      description: 'Everyone who was heard speaking in the space, the host included, in the order they joined.',
+      resolve: (r) => r.speakers,
+    }),
+  }),
 });
 
 export const Space = builder.objectRef<SpaceRow>('Space');
@@ -99,6 +114,19 @@ Space.implement({
       nullable: true,
       description: "The viewer's own participation, when the viewer is in the space.",
       resolve: (s, _a, ctx) => ctx.loaders.viewerParticipant.load(s.id),
+    }),
+    viewerRemoved: t.boolean({
+      extensions: VIEWER_DEPENDENT,
+      description: 'Whether a host or co-host removed the viewer from this space: they cannot join it again.',
+      resolve: (s, _a, ctx) => (ctx.viewer ? ctx.services.spaces.isBanned(s.id, ctx.viewer.id) : false),
+    }),
+    recap: t.field({
+      extensions: VIEWER_DEPENDENT,
+      type: SpaceRecap,
+      nullable: true,
+      description: 'For the host, once the space has ended: duration, peak listeners and who spoke. Null for others and while not ended.',
+      resolve: (s, _a, ctx) =>
+        canSeeRecap({ isHost: ctx.viewer?.id === s.hostId }, s.state) ? ctx.services.spaces.recaps.of(s) : null,
     }),
     viewerCanSpeak: t.boolean({
       extensions: VIEWER_DEPENDENT,
@@ -188,7 +216,10 @@ builder.mutationFields((t) => ({
     type: Participant,
     authScopes: signedIn,
     description:
-      'Enter as a LISTENER (the host re-enters as HOST). FORBIDDEN for removed users; CONFLICT when not LIVE; RATE_LIMITED past 60 joins and leaves a minute.',
+      'Enter as a LISTENER (the host re-enters as HOST), muted. FORBIDDEN for removed users; CONFLICT when not LIVE; RATE_LIMITED past 60 joins and leaves a minute. ' +
+      'Presence follows the person: a participant is there while a client of theirs holds a `spaceEvents` subscription of the space or their audio is connected. ' +
+      'Joining counts as being seen; someone seen by neither for the presence grace period (30 s by default) leaves the space (PARTICIPANT_LEFT), and a host is away (the space ends if they stay away). ' +
+      'A client that only uses HTTP keeps its presence by subscribing to `spaceEvents` or connecting audio.',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
       await ctx.services.limits.user('joinLeave', viewerId(ctx));

@@ -3,9 +3,9 @@ import { participants, spaces, type Database } from '@spaces/db';
 import { Effects, type Dispatcher } from '../spaces/effects.ts';
 import type { ParticipantRow, Tx } from '../spaces/reads.ts';
 
-type AudioColumns = Pick<ParticipantRow, 'mixerParticipantId' | 'audioTier' | 'audioInstance' | 'audioConnected' | 'speaking'>;
+type AudioColumns = Pick<ParticipantRow, 'mixerParticipantId' | 'audioTier' | 'audioInstance' | 'audioConnected' | 'speaking' | 'spoke'>;
 
-const NO_AUDIO: AudioColumns = { mixerParticipantId: null, audioTier: null, audioInstance: null, audioConnected: false, speaking: false };
+const NO_AUDIO: Omit<AudioColumns, 'spoke'> = { mixerParticipantId: null, audioTier: null, audioInstance: null, audioConnected: false, speaking: false };
 
 /** A connection that went with its audience edge: its listener is told to connect again. */
 export interface LostListener {
@@ -27,7 +27,7 @@ function audioEvents(fx: Effects, before: ParticipantRow, after: ParticipantRow)
 /**
  * The only writer of the audio columns: where a space's room lives (`mixer_instance`,
  * `mixer_room`) and each participant's connection (its id, tier and edge), whether its media is
- * up, and voice activity. Every write
+ * up, and voice activity (`speaking`, and `spoke` once they have). Every write
  * names the mixer id it is about, so a late report about an old connection cannot touch a newer
  * one.
  */
@@ -127,7 +127,8 @@ export class AudioState {
     const heard = sql`${participants.role} in ('HOST','CO_HOST','SPEAKER') and ${participants.muted} = false`;
     return this.#update(
       participantId,
-      { speaking },
+      // Speaking once makes them one of those who spoke (the host's recap).
+      speaking ? { speaking, spoke: true } : { speaking },
       and(eq(participants.mixerParticipantId, mixerId), isNull(participants.leftAt), speaking ? heard : undefined),
     );
   }

@@ -20,6 +20,7 @@ import type { Limiter } from '../../lib/rate-limit.ts';
 import { changeSpace } from './change.ts';
 import { Effects, type Dispatcher } from './effects.ts';
 import { Presence } from './presence.ts';
+import { Recaps } from './recap.ts';
 import { requireLive, SpaceReads, type ParticipantRow, type SpaceRow, type Tx } from './reads.ts';
 
 /** What a shared-lock presence change answers when the viewer is the host (see changeOwnPresence). */
@@ -40,6 +41,7 @@ type ParticipantFields = Partial<Pick<ParticipantRow, 'role' | 'muted' | 'handRa
  */
 export class Spaces extends SpaceReads {
   readonly presence: Presence;
+  readonly recaps: Recaps;
 
   constructor(
     db: Database,
@@ -47,9 +49,12 @@ export class Spaces extends SpaceReads {
     hostGraceMs: number,
     /** Reactions per user per space (REACTION_RATE), counted across instances. */
     private readonly reactionLimiter: Limiter,
+    /** How long a participant may go unseen before leaving (PRESENCE_GRACE_MS). */
+    presenceGraceMs?: number,
   ) {
     super(db);
-    this.presence = new Presence(db, dispatcher, hostGraceMs);
+    this.presence = new Presence(db, dispatcher, hostGraceMs, presenceGraceMs);
+    this.recaps = new Recaps(db);
     // Audience summaries say how many listeners there are, counted here (all instances' joins).
     dispatcher.countListenersWith(async (spaceId) => (await this.counts([spaceId]))[0]!.listeners);
   }
@@ -156,6 +161,7 @@ export class Spaces extends SpaceReads {
       if (viewerId !== null && space.hostId !== viewerId) throw forbidden('Only the host can end this space.');
       if (space.state === 'ENDED') throw conflict('This space has already ended.');
       const now = new Date();
+      await this.recaps.lastSample(tx, space.id);
       const [updated] = await tx.update(spaces).set({ state: 'ENDED', endedAt: now }).where(eq(spaces.id, space.id)).returning();
       await this.presence.spaceEnded(tx, space.id);
       const present = await tx
@@ -182,6 +188,36 @@ export class Spaces extends SpaceReads {
       }
     }
     return ended;
+  }
+
+  /**
+   * The presence janitor: participants nobody has seen for the presence grace period leave
+   * (through the ordinary leave path, so everyone is told); an unseen host is away instead, and
+   * the host's grace period runs (endAbandoned). Returns how many left.
+   */
+  async sweepPresence(): Promise<number> {
+    let left = 0;
+    for (const unseen of await this.presence.unseen()) {
+      try {
+        if (unseen.role === 'HOST') await this.presence.hostUnseen(unseen.spaceId);
+        else if (await this.#leave(unseen.userId, unseen.spaceId, (tx, me) => this.presence.stillUnseen(tx, me.id))) left++;
+      } catch (error) {
+        // The space went away meanwhile (deleted with its host): nothing left to do for it.
+        if ((error as { extensions?: { code?: string } }).extensions?.code !== 'NOT_FOUND') throw error;
+      }
+    }
+    return left;
+  }
+
+  /** Signing out: the user leaves every space they are in (a host is away, as after leaveSpace). */
+  async leaveEverywhere(userId: string): Promise<number> {
+    const present = await this.db
+      .select({ spaceId: participants.spaceId })
+      .from(participants)
+      .where(and(eq(participants.userId, userId), isNull(participants.leftAt)));
+    let left = 0;
+    for (const { spaceId } of present) if (await this.leave(userId, spaceId)) left++;
+    return left;
   }
 
   async setPolicy(viewerId: string, spaceId: string, policy: SpeakerPolicy) {
@@ -252,7 +288,12 @@ export class Spaces extends SpaceReads {
     return this.changeOwnPresence(viewerId, spaceId, async (tx, space, fx) => {
       if (space.hostId === viewerId) {
         const existing = await this.presentIn(tx, space.id, viewerId);
-        if (existing) return existing;
+        if (existing) {
+          // Joining again is being there: seen, and no longer away (exclusive lock: may write the space).
+          await this.presence.seen(tx, existing.id);
+          if (space.state === 'LIVE' && space.hostAwaySince) await this.presence.hostIsBack(tx, space.id);
+          return existing;
+        }
         if (await this.isBanned(space.id, viewerId, tx)) throw forbidden('You were removed from this space.');
         requireLive(space);
         const row = await this.presence.enter(tx, space.id, viewerId, 'HOST');
@@ -270,9 +311,13 @@ export class Spaces extends SpaceReads {
         }
       }
       // Present already (or made so meanwhile by another request of the viewer's, which told
-      // everyone), removed, or not live: answered as for the host.
+      // everyone), removed, or not live: answered as for the host. Joining again counts as
+      // being seen (own row only: allowed under the shared lock).
       const existing = await this.presentIn(tx, space.id, viewerId);
-      if (existing) return existing;
+      if (existing) {
+        await this.presence.seen(tx, existing.id);
+        return existing;
+      }
       if (await this.isBanned(space.id, viewerId, tx)) throw forbidden('You were removed from this space.');
       requireLive(space);
       throw conflict('You left while joining; try again.');
@@ -280,9 +325,15 @@ export class Spaces extends SpaceReads {
   }
 
   async leave(viewerId: string, spaceId: string): Promise<boolean> {
+    return this.#leave(viewerId, spaceId);
+  }
+
+  /** Leaves, if present and (when given) `only` holds for the viewer's row under the lock. */
+  #leave(viewerId: string, spaceId: string, only?: (tx: Tx, me: ParticipantRow) => Promise<boolean>): Promise<boolean> {
     return this.changeOwnPresence(viewerId, spaceId, async (tx, space, fx) => {
       const me = await this.presentIn(tx, space.id, viewerId);
       if (!me) return false;
+      if (only && !(await only(tx, me))) return false;
       const [left] = await this.presence.exit(tx, [me]);
       // Left meanwhile by another request of the same viewer (shared lock), which tells everyone.
       if (!left) return false;
