@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, describeError, seconds, toAppError, unwrap } from './errors';
+import { AppError, describeError, fromHttpError, seconds, toAppError, unwrap } from './errors';
 
 const gql = (code: string, message: string, extensions: Record<string, unknown> = {}) => ({
   graphQLErrors: [{ message, extensions: { code, ...extensions } }],
@@ -92,6 +92,36 @@ describe('toAppError: every API error code in words', () => {
     expect(toAppError({ message: 'm', extensions: { code: 'FORBIDDEN' } }).code).toBe('FORBIDDEN');
     const app = new AppError('CONFLICT', 'already');
     expect(toAppError(app)).toBe(app);
+  });
+});
+
+describe('avatar upload errors', () => {
+  const refused = (reason: string, message: string) =>
+    ({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', field: 'avatar', reason } }] });
+
+  it('says what to do for each reason the API gives', () => {
+    const notImage = fromHttpError(422, refused('NOT_AN_IMAGE', 'avatar: is not an image'));
+    expect(notImage.message).toMatch(/isn't a picture .*JPEG, PNG, WebP, GIF or AVIF/);
+    expect(notImage).toMatchObject({ code: 'BAD_USER_INPUT', field: 'avatar', reason: 'NOT_AN_IMAGE' });
+    expect(fromHttpError(413, refused('TOO_LARGE', 'avatar: must be at most 5 MB')).message).toMatch(/too big.*5 MB/);
+    expect(fromHttpError(413, refused('TOO_MANY_PIXELS', 'avatar: has 40,000,000 pixels')).message).toMatch(/too many pixels/);
+  });
+
+  it('falls back to the field words for a reason it does not know', () => {
+    expect(fromHttpError(422, refused('NEW_REASON', 'avatar: is upside down')).message).toBe('Picture is upside down.');
+  });
+
+  it('judges a body that is not JSON by the status', () => {
+    expect(fromHttpError(413, '<html>Request Entity Too Large</html>').reason).toBe('TOO_LARGE');
+    expect(fromHttpError(401, null).code).toBe('UNAUTHENTICATED');
+    expect(fromHttpError(429, null).code).toBe('RATE_LIMITED');
+    expect(fromHttpError(502, 'Bad gateway').code).toBe('INTERNAL_SERVER_ERROR');
+    expect(fromHttpError(400, null).code).toBe('UNKNOWN');
+  });
+
+  it('keeps the other codes of the endpoint', () => {
+    const forbidden = { errors: [{ message: 'Cross-site request refused.', extensions: { code: 'FORBIDDEN' } }] };
+    expect(fromHttpError(403, forbidden).message).toBe('Cross-site request refused.');
   });
 });
 

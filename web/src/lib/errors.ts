@@ -41,6 +41,19 @@ const FIELD_LABELS: Record<string, string> = {
   emoji: 'Reaction',
   userId: 'That person',
   after: 'The list position',
+  bio: 'Bio',
+  avatar: 'Picture',
+  query: 'Search',
+};
+
+/**
+ * Why the API refused an avatar (`extensions.reason` of BAD_USER_INPUT, field `avatar`), in words
+ * that say what to do instead. The server's own message names the exact limit; these stay short.
+ */
+const AVATAR_REASONS: Record<string, string> = {
+  NOT_AN_IMAGE: "That file isn't a picture Spaces can read. Choose a JPEG, PNG, WebP, GIF or AVIF image.",
+  TOO_LARGE: 'That picture is too big. Choose one of at most 5 MB.',
+  TOO_MANY_PIXELS: 'That picture has too many pixels (at most 25 megapixels). Choose a smaller one.',
 };
 
 /** An error already put into words, with what a screen may want to act on. */
@@ -52,11 +65,13 @@ export class AppError extends Error {
   readonly retryAfterMs: number | undefined;
   /** For CONFLICT: the operation the server says to use instead (e.g. "listenAudio"). */
   readonly useInstead: string | undefined;
+  /** The API's finer reason, when it gives one (`extensions.reason`, e.g. TOO_LARGE for an avatar). */
+  readonly reason: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    extra: { field?: string; retryAfterMs?: number; useInstead?: string; cause?: unknown } = {},
+    extra: { field?: string; retryAfterMs?: number; useInstead?: string; reason?: string; cause?: unknown } = {},
   ) {
     super(message, { cause: extra.cause });
     this.name = 'AppError';
@@ -64,6 +79,7 @@ export class AppError extends Error {
     this.field = extra.field;
     this.retryAfterMs = extra.retryAfterMs;
     this.useInstead = extra.useInstead;
+    this.reason = extra.reason;
   }
 }
 
@@ -148,7 +164,9 @@ function fromGraphQLError(error: GraphQLErrorLike, cause: unknown): AppError {
     }
     case 'BAD_USER_INPUT': {
       const field = typeof ext.field === 'string' ? ext.field : undefined;
-      return new AppError(code, describeInput(message, field), { field, cause });
+      const reason = typeof ext.reason === 'string' ? ext.reason : undefined;
+      const avatarWords = field === 'avatar' && reason ? AVATAR_REASONS[reason] : undefined;
+      return new AppError(code, avatarWords ?? describeInput(message, field), { field, reason, cause });
     }
     case 'RATE_LIMITED': {
       const retryAfterMs = typeof ext.retryAfterMs === 'number' && ext.retryAfterMs > 0 ? ext.retryAfterMs : undefined;
@@ -171,6 +189,20 @@ export function toAppError(error: unknown): AppError {
   if (isNetworkFailure(error))
     return new AppError('NETWORK', "Can't reach Spaces right now. Check your connection and try again.", { cause: error });
   return new AppError('UNKNOWN', 'Something went wrong. Please try again.', { cause: error });
+}
+
+/**
+ * An error answer of a plain HTTP endpoint of the API (POST /media/avatar): its JSON body carries
+ * the same `{ errors: [{ message, extensions: { code, … } }] }` as GraphQL. A body that is not
+ * JSON (a proxy's page) is judged by the status alone.
+ */
+export function fromHttpError(status: number, body: unknown): AppError {
+  if (graphQLErrorsOf(body).length > 0) return toAppError(body);
+  if (status === 413) return fromGraphQLError({ message: '', extensions: { code: 'BAD_USER_INPUT', field: 'avatar', reason: 'TOO_LARGE' } }, body);
+  if (status === 401) return fromGraphQLError({ message: '', extensions: { code: 'UNAUTHENTICATED' } }, body);
+  if (status === 429) return fromGraphQLError({ message: '', extensions: { code: 'RATE_LIMITED' } }, body);
+  if (status >= 500) return fromGraphQLError({ message: '', extensions: { code: 'INTERNAL_SERVER_ERROR' } }, body);
+  return new AppError('UNKNOWN', 'Something went wrong. Please try again.', { cause: body });
 }
 
 /** The words for an error, for a message on screen. */

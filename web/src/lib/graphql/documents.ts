@@ -43,6 +43,7 @@ export const SpaceCardFields = graphql(
       listenerCount
       host {
         ...UserFields
+        avatarUrl(size: SMALL)
       }
       stage {
         id
@@ -50,6 +51,7 @@ export const SpaceCardFields = graphql(
         speaking
         user {
           ...UserFields
+          avatarUrl(size: SMALL)
         }
       }
     }
@@ -171,6 +173,9 @@ export const ProfileQuery = graphql(
       }
       user(handle: $handle) {
         ...UserFields
+        bio
+        avatarUrl(size: SMALL)
+        avatarLargeUrl: avatarUrl(size: LARGE)
         followerCount
         followingCount
         followsViewer
@@ -192,6 +197,7 @@ export const FollowersQuery = graphql(
           edges {
             node {
               ...UserFields
+              avatarUrl(size: SMALL)
               viewerFollows
             }
           }
@@ -215,6 +221,7 @@ export const FollowingQuery = graphql(
           edges {
             node {
               ...UserFields
+              avatarUrl(size: SMALL)
               viewerFollows
             }
           }
@@ -260,6 +267,110 @@ export const UserByHandleQuery = graphql(
   [UserFields],
 );
 
+export const UpdateProfileMutation = graphql(
+  `
+    mutation UpdateProfile($input: UpdateProfileInput!) {
+      updateProfile(input: $input) {
+        ...UserFields
+        bio
+        avatarUrl(size: SMALL)
+        avatarLargeUrl: avatarUrl(size: LARGE)
+      }
+    }
+  `,
+  [UserFields],
+);
+
+export const RemoveAvatarMutation = graphql(
+  `
+    mutation RemoveAvatar {
+      removeAvatar {
+        ...UserFields
+        avatarUrl(size: SMALL)
+        avatarLargeUrl: avatarUrl(size: LARGE)
+      }
+    }
+  `,
+  [UserFields],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Search and suggested people
+
+/** A person in search results and suggestions: enough for a row with a follow button. */
+export const PersonFields = graphql(
+  `
+    fragment PersonFields on User {
+      ...UserFields
+      avatarUrl(size: SMALL)
+      bio
+      viewerFollows
+      followsViewer
+    }
+  `,
+  [UserFields],
+);
+
+export type PersonData = ResultOf<typeof PersonFields>;
+
+export const SearchPeopleQuery = graphql(
+  `
+    query SearchPeople($query: String!, $first: Int, $after: String) {
+      search(query: $query, first: $first, after: $after) {
+        edges {
+          node {
+            ...PersonFields
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  `,
+  [PersonFields],
+);
+
+export const SearchSpacesQuery = graphql(
+  `
+    query SearchSpaces($query: String!, $first: Int, $after: String) {
+      searchSpaces(query: $query, first: $first, after: $after) {
+        edges {
+          node {
+            ...SpaceCardFields
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  `,
+  [SpaceCardFields],
+);
+
+export const SuggestedUsersQuery = graphql(
+  `
+    query SuggestedUsers($first: Int) {
+      suggestedUsers(first: $first) {
+        followedByFollowingCount
+        followedBy {
+          id
+          handle
+        }
+        user {
+          ...PersonFields
+        }
+      }
+    }
+  `,
+  [PersonFields],
+);
+
+export type SuggestedUserData = ResultOf<typeof SuggestedUsersQuery>['suggestedUsers'][number];
+
 // ---------------------------------------------------------------------------------------------
 // The space page
 
@@ -284,6 +395,7 @@ export const SpaceRoomQuery = graphql(`
       participantCount
       listenerCount
       viewerCanSpeak
+      viewerRemoved
       host {
         id
         handle
@@ -371,6 +483,27 @@ export const SpaceRoomQuery = graphql(`
 `);
 
 export type SpaceRoomData = NonNullable<ResultOf<typeof SpaceRoomQuery>['space']>;
+
+/** The host's end screen: how the space went (null for anyone else, and while live). */
+export const SpaceRecapQuery = graphql(`
+  query SpaceRecap($id: ID!) {
+    space(id: $id) {
+      id
+      recap {
+        durationSeconds
+        peakListeners
+        speakers {
+          id
+          handle
+          displayName
+          avatarUrl(size: SMALL)
+        }
+      }
+    }
+  }
+`);
+
+export type SpaceRecapData = NonNullable<NonNullable<ResultOf<typeof SpaceRecapQuery>['space']>['recap']>;
 
 /**
  * The next page of a space's audience (listeners, raised hands included): the page never loads

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SpaceCardData } from '$lib/graphql/documents';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
-import { HomeFeed, SpaceDraft } from './home.svelte';
+import { followedByText, HomeFeed, SpaceDraft, SuggestedPeople, SUGGESTIONS } from './home.svelte';
 
 const card = (id: string, title = `Space ${id}`): SpaceCardData => ({
   id,
@@ -12,7 +12,7 @@ const card = (id: string, title = `Space ${id}`): SpaceCardData => ({
   startedAt: '2026-01-01T00:00:00.000Z',
   participantCount: 1,
   listenerCount: 0,
-  host: { id: 'U1', handle: 'ada', displayName: 'Ada' },
+  host: { id: 'U1', handle: 'ada', displayName: 'Ada', avatarUrl: null },
   stage: [],
 });
 
@@ -138,5 +138,73 @@ describe('SpaceDraft', () => {
     expect(await draft.submit()).toBeNull();
     expect(draft.error?.message).toBe('You are already hosting a live space; end it first.');
     expect(draft.errors).toEqual({});
+  });
+});
+
+describe('SuggestedPeople', () => {
+  const person = (n: number, viewerFollows = false) => ({
+    id: `U${n}`,
+    handle: `p${n}`,
+    displayName: `Person ${n}`,
+    avatarUrl: null,
+    bio: '',
+    viewerFollows,
+    followsViewer: false,
+  });
+  const suggestion = (n: number, followedBy: string[] = [], count = followedBy.length) => ({
+    user: person(n),
+    followedBy: followedBy.map((handle, i) => ({ id: `F${i}`, handle })),
+    followedByFollowingCount: count,
+  });
+
+  it('loads a few people, with why each is suggested', async () => {
+    const api = new FakeApi().on('SuggestedUsers', { suggestedUsers: [suggestion(1), suggestion(2, ['ana', 'bo'], 4)] });
+    const suggested = new SuggestedPeople(api);
+    await suggested.load();
+    expect(api.callsTo('SuggestedUsers')[0]?.variables).toEqual({ first: SUGGESTIONS });
+    expect(suggested.status).toBe('ready');
+    expect(suggested.people.items.map((p) => [p.handle, p.reason])).toEqual([
+      ['p1', null],
+      ['p2', 'Followed by @ana and 3 others'],
+    ]);
+  });
+
+  it('follows at once, keeps the person listed, and takes it back when refused', async () => {
+    const api = new FakeApi()
+      .on('SuggestedUsers', { suggestedUsers: [suggestion(1), suggestion(2)] })
+      .on('Follow', (v: Record<string, unknown>) =>
+        v.userId === 'U1' ? { follow: { id: 'U1', viewerFollows: true, followerCount: 1 } } : graphQLError('RATE_LIMITED', 'slow down'),
+      );
+    const suggested = new SuggestedPeople(api);
+    await suggested.load();
+    const following = suggested.people.toggleFollow('U1');
+    expect(suggested.people.items[0]?.viewerFollows).toBe(true);
+    expect(suggested.people.isPending('U1')).toBe(true);
+    await following;
+    expect(suggested.people.isPending('U1')).toBe(false);
+    expect(suggested.people.items.map((p) => p.id)).toEqual(['U1', 'U2']);
+    await expect(suggested.people.toggleFollow('U2')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(suggested.people.items[1]?.viewerFollows).toBe(false);
+  });
+
+  it('keeps the error in words when suggestions cannot load', async () => {
+    const suggested = new SuggestedPeople(new FakeApi().on('SuggestedUsers', graphQLError('INTERNAL_SERVER_ERROR', 'boom')));
+    await suggested.load();
+    expect(suggested.status).toBe('error');
+    expect(suggested.error?.message).toMatch(/on our side/);
+  });
+});
+
+describe('followedByText', () => {
+  const by = (handles: string[], count = handles.length) => ({
+    followedBy: handles.map((handle, i) => ({ id: `F${i}`, handle })),
+    followedByFollowingCount: count,
+  });
+  it('names one or two, and counts the rest', () => {
+    expect(followedByText(by([]))).toBeNull();
+    expect(followedByText(by(['ana']))).toBe('Followed by @ana');
+    expect(followedByText(by(['ana', 'bo']))).toBe('Followed by @ana and @bo');
+    expect(followedByText(by(['ana', 'bo', 'cy'], 3))).toBe('Followed by @ana and 2 others');
+    expect(followedByText(by(['ana'], 2))).toBe('Followed by @ana and 1 other');
   });
 });

@@ -5,8 +5,12 @@ import {
   LiveSpacesQuery,
   SpacesBarQuery,
   SpacesBarSubscription,
+  SuggestedUsersQuery,
+  type PersonData,
   type SpaceCardData,
+  type SuggestedUserData,
 } from '$lib/graphql/documents';
+import { PeopleList } from './people.svelte';
 
 const PAGE = 20;
 
@@ -85,6 +89,64 @@ export class HomeFeed {
     } finally {
       this.loadingLive = false;
     }
+  }
+}
+
+/** A suggested person, with why they are suggested ("Followed by @ana and 2 others"). */
+export type SuggestedPerson = PersonData & { reason: string | null };
+
+/** "Followed by @ana", "Followed by @ana and @bo", "Followed by @ana and 3 others"; null for none. */
+export function followedByText(suggestion: Pick<SuggestedUserData, 'followedBy' | 'followedByFollowingCount'>): string | null {
+  const names = suggestion.followedBy.map((u) => `@${u.handle}`);
+  const total = Math.max(suggestion.followedByFollowingCount, names.length);
+  if (total === 0 || names.length === 0) return null;
+  if (total === 1) return `Followed by ${names[0]}`;
+  if (total === 2 && names.length >= 2) return `Followed by ${names[0]} and ${names[1]}`;
+  const others = total - 1;
+  return `Followed by ${names[0]} and ${others} other${others === 1 ? '' : 's'}`;
+}
+
+export const SUGGESTIONS = 5;
+
+/**
+ * "People to follow" on home: for a new account the most followed people, later people followed
+ * by those the viewer follows. Someone followed from here stays listed (as "Following") until
+ * the next load, so the list does not jump under the finger.
+ */
+export class SuggestedPeople {
+  #status = $state<'idle' | 'loading' | 'ready' | 'error'>('idle');
+  #error = $state<AppError | null>(null);
+  readonly people: PeopleList<SuggestedPerson>;
+  #api: Api;
+
+  constructor(api: Api) {
+    this.#api = api;
+    this.people = new PeopleList<SuggestedPerson>(api);
+  }
+
+  get status() {
+    return this.#status;
+  }
+  get error(): AppError | null {
+    return this.#error;
+  }
+
+  async load(): Promise<void> {
+    this.#status = 'loading';
+    try {
+      const data = await this.#api.query(SuggestedUsersQuery, { first: SUGGESTIONS });
+      this.people.replace(data.suggestedUsers.map((s) => ({ ...s.user, reason: followedByText(s) })));
+      this.#status = 'ready';
+      this.#error = null;
+    } catch (error) {
+      this.#error = toAppError(error);
+      this.#status = 'error';
+    }
+  }
+
+  clear(): void {
+    this.people.replace([]);
+    this.#status = 'idle';
   }
 }
 

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
-import { Profile, UserList } from './profile.svelte';
+import { AVATAR_MAX_BYTES, httpAvatarUploader, Profile, ProfileEditor, UserList, type AvatarUploader } from './profile.svelte';
 
 const grace = {
   id: 'U2',
   handle: 'grace',
   displayName: 'Grace',
+  avatarUrl: null,
+  avatarLargeUrl: null,
+  bio: '',
   followerCount: 3,
   followingCount: 1,
   followsViewer: false,
@@ -58,7 +61,7 @@ describe('Profile', () => {
 });
 
 describe('UserList', () => {
-  const node = (n: number) => ({ node: { id: `U${n}`, handle: `u${n}`, displayName: `U ${n}`, viewerFollows: false } });
+  const node = (n: number) => ({ node: { id: `U${n}`, handle: `u${n}`, displayName: `U ${n}`, avatarUrl: null, viewerFollows: false } });
 
   it('pages through followers', async () => {
     const api = new FakeApi().on('Followers', (v: Record<string, unknown>) => ({
@@ -92,5 +95,134 @@ describe('UserList', () => {
     const list = new UserList(new FakeApi().on('Followers', { user: null }));
     await list.load('ghost', 'followers');
     expect(list.status).toBe('not-found');
+  });
+});
+
+describe('ProfileEditor', () => {
+  const start = { displayName: 'Grace', bio: '', avatarUrl: null, avatarLargeUrl: null };
+  const saved = (input: { displayName: string; bio: string }) => ({
+    updateProfile: { id: 'U2', handle: 'grace', ...input, avatarUrl: null, avatarLargeUrl: null },
+  });
+  const urls = { create: (b: Blob) => `blob:${b.size}`, revoke: () => undefined };
+  const never: AvatarUploader = () => Promise.reject(new Error('no upload expected'));
+
+  it('saves name and bio as one line each, and knows when nothing changed', async () => {
+    const api = new FakeApi().on('UpdateProfile', (v: Record<string, unknown>) => saved((v as { input: { displayName: string; bio: string } }).input));
+    const editor = new ProfileEditor(api, start, never, urls);
+    expect(editor.dirty).toBe(false);
+    editor.bio = 'Makes  radio\nfor the 🌍 ';
+    expect(editor.bio).toBe('Makes  radio for the 🌍 ');
+    expect(editor.dirty).toBe(true);
+    const result = await editor.save();
+    expect(api.callsTo('UpdateProfile')[0]?.variables).toEqual({ input: { displayName: 'Grace', bio: 'Makes radio for the 🌍' } });
+    expect(result?.bio).toBe('Makes radio for the 🌍');
+    expect(editor.dirty).toBe(false);
+  });
+
+  it('counts the bio in characters as the API does (an emoji is one), and refuses 161', async () => {
+    const api = new FakeApi();
+    const editor = new ProfileEditor(api, start, never, urls);
+    editor.bio = '🎙'.repeat(160);
+    expect(editor.bioLeft).toBe(0);
+    expect(editor.errors.bio).toBeUndefined();
+    editor.bio += 'x';
+    expect(editor.bioLeft).toBe(-1);
+    expect(editor.errors.bio).toBe('Use at most 160 characters.');
+    editor.displayName = '   ';
+    expect(await editor.save()).toBeNull();
+    expect(editor.errors.displayName).toBe('Enter the name people will see.');
+    expect(api.calls).toHaveLength(0);
+  });
+
+  it('shows the API refusal beside its field, and other errors for the form', async () => {
+    const api = new FakeApi().on('UpdateProfile', graphQLError('BAD_USER_INPUT', 'bio: must not contain invisible characters', { field: 'bio' }));
+    const editor = new ProfileEditor(api, start, never, urls);
+    editor.bio = 'hi';
+    await editor.save();
+    expect(editor.errors.bio).toBe('Bio must not contain invisible characters.');
+    expect(editor.error).toBeNull();
+    editor.bio = 'hello';
+    expect(editor.errors.bio).toBeUndefined();
+    api.on('UpdateProfile', graphQLError('RATE_LIMITED', 'slow'));
+    await editor.save();
+    expect(editor.error?.code).toBe('RATE_LIMITED');
+  });
+
+  it('uploads a chosen picture with a preview meanwhile, then shows the new avatar', async () => {
+    let finish: ((value: { avatarUrl: string; avatarSmallUrl: string }) => void) | undefined;
+    const sent: Blob[] = [];
+    const upload: AvatarUploader = (image) => {
+      sent.push(image);
+      return new Promise((resolve) => (finish = resolve));
+    };
+    const revoked: string[] = [];
+    const editor = new ProfileEditor(new FakeApi(), start, upload, { create: (b) => `blob:${b.size}`, revoke: (u) => revoked.push(u) });
+    const picture = new Blob([new Uint8Array(10)], { type: 'image/png' });
+    const done = editor.chooseAvatar(picture);
+    expect(editor.uploading).toBe(true);
+    expect(editor.avatarPreview).toBe('blob:10');
+    finish!({ avatarUrl: '/media/avatars/a-400.webp', avatarSmallUrl: '/media/avatars/a-96.webp' });
+    expect(await done).toEqual({ avatarUrl: '/media/avatars/a-400.webp', avatarSmallUrl: '/media/avatars/a-96.webp' });
+    expect(sent).toEqual([picture]);
+    expect(editor.avatarPreview).toBe('/media/avatars/a-400.webp');
+    expect(editor.hasAvatar).toBe(true);
+    expect(revoked).toEqual(['blob:10']);
+  });
+
+  it('refuses what is not a picture or too big before sending it, in the same words as the server', async () => {
+    const editor = new ProfileEditor(new FakeApi(), start, never, urls);
+    expect(await editor.chooseAvatar(new Blob(['%PDF'], { type: 'application/pdf' }))).toBeNull();
+    expect(editor.avatarError).toMatchObject({ reason: 'NOT_AN_IMAGE', message: expect.stringMatching(/isn't a picture/) });
+    const huge = { type: 'image/jpeg', size: AVATAR_MAX_BYTES + 1 } as Blob;
+    expect(await editor.chooseAvatar(huge)).toBeNull();
+    expect(editor.avatarError?.message).toMatch(/too big/);
+  });
+
+  it('shows the server refusal of an upload and keeps the old avatar', async () => {
+    const refuse: AvatarUploader = () =>
+      Promise.reject(graphQLError('BAD_USER_INPUT', 'avatar: has 40,000,000 pixels', { field: 'avatar', reason: 'TOO_MANY_PIXELS' }));
+    const editor = new ProfileEditor(new FakeApi(), { ...start, avatarLargeUrl: '/media/old-400.webp' }, refuse, urls);
+    expect(await editor.chooseAvatar(new Blob([new Uint8Array(4)], { type: 'image/png' }))).toBeNull();
+    expect(editor.avatarError?.message).toMatch(/too many pixels/);
+    expect(editor.avatarPreview).toBe('/media/old-400.webp');
+    expect(editor.uploading).toBe(false);
+  });
+
+  it('removes the avatar', async () => {
+    const api = new FakeApi().on('RemoveAvatar', { removeAvatar: { id: 'U2', handle: 'grace', displayName: 'Grace', avatarUrl: null, avatarLargeUrl: null } });
+    const editor = new ProfileEditor(api, { ...start, avatarLargeUrl: '/media/old-400.webp' }, never, urls);
+    expect(editor.hasAvatar).toBe(true);
+    expect(await editor.removeAvatar()).toBe(true);
+    expect(editor.hasAvatar).toBe(false);
+    expect(editor.avatarPreview).toBeNull();
+  });
+});
+
+describe('httpAvatarUploader', () => {
+  it('posts the image itself with its content type, and reads the URLs', async () => {
+    const requests: { url: string; init: RequestInit }[] = [];
+    const upload = httpAvatarUploader(async (url, init) => {
+      requests.push({ url: String(url), init: init! });
+      return new Response(JSON.stringify({ data: { avatarUrl: '/a-400.webp', avatarSmallUrl: '/a-96.webp' } }), { status: 200 });
+    });
+    const image = new Blob([new Uint8Array(3)], { type: 'image/jpeg' });
+    expect(await upload(image)).toEqual({ avatarUrl: '/a-400.webp', avatarSmallUrl: '/a-96.webp' });
+    expect(requests[0]?.url).toBe('/media/avatar');
+    expect(requests[0]?.init.method).toBe('POST');
+    expect(requests[0]?.init.body).toBe(image);
+    expect(requests[0]?.init.headers).toEqual({ 'content-type': 'image/jpeg' });
+  });
+
+  it('turns the error answers into words', async () => {
+    const refusing = httpAvatarUploader(async () =>
+      new Response(JSON.stringify({ errors: [{ message: 'avatar: not an image', extensions: { code: 'BAD_USER_INPUT', field: 'avatar', reason: 'NOT_AN_IMAGE' } }] }), { status: 415 }),
+    );
+    await expect(refusing(new Blob(['x'], { type: 'image/png' }))).rejects.toMatchObject({ reason: 'NOT_AN_IMAGE' });
+    const proxy = httpAvatarUploader(async () => new Response('<html>413</html>', { status: 413 }));
+    await expect(proxy(new Blob(['x'], { type: 'image/png' }))).rejects.toMatchObject({ reason: 'TOO_LARGE' });
+    const offline = httpAvatarUploader(async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(offline(new Blob(['x'], { type: 'image/png' }))).rejects.toMatchObject({ code: 'NETWORK' });
   });
 });

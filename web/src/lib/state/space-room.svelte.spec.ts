@@ -33,6 +33,7 @@ function space(extra: Partial<SpaceRoomData> = {}, audience: ParticipantData[] =
     participantCount: 1 + audience.length,
     listenerCount: audience.length,
     viewerCanSpeak: true,
+    viewerRemoved: false,
     host: host.user,
     stage: [host],
     invitedSpeakers: [],
@@ -55,6 +56,8 @@ const event = (kind: SpaceEventData['kind'], extra: Partial<SpaceEventData> = {}
 
 async function open(data: SpaceRoomData, viewer = user('9'), options: ConstructorParameters<typeof SpaceRoom>[2] = {}) {
   const api = new FakeApi().on('SpaceRoom', () => ({ viewer, space: data }));
+  // Someone on stage with an open mic is muted as the page opens (after a reload): answered here.
+  if (data.viewerParticipant) api.on('SetMuted', ({ muted }: Record<string, unknown>) => ({ setMuted: { ...data.viewerParticipant!, muted } }));
   const room = new SpaceRoom(api, 'S1', options);
   await room.start();
   const emit = (e: SpaceEventData) => api.emit('SpaceEvents', { spaceEvents: e });
@@ -106,7 +109,8 @@ describe('SpaceRoom: loading', () => {
     expect(room.isModerator).toBe(true);
     expect(room.isHost).toBe(false);
     expect(room.onStage).toBe(true);
-    expect(room.audioPlan).toEqual({ spaceId: 'S1', publish: true, muted: false });
+    // On stage with an open mic as the page opens (a reload): muted until they open it again.
+    expect(room.audioPlan).toEqual({ spaceId: 'S1', publish: true, muted: true });
   });
 });
 
@@ -437,11 +441,13 @@ describe('SpaceRoom: actions', () => {
 
   it('mute all mutes the speakers but not the hosts', async () => {
     const speaker = participant('2', 'SPEAKER', { muted: false });
-    const { room, api } = await open(space({ stage: [host, speaker], viewerParticipant: host }), host.user);
+    const coHost = participant('3', 'CO_HOST', { muted: true });
+    const { room, api } = await open(space({ stage: [host, coHost, speaker], viewerParticipant: coHost }), coHost.user);
     api.on('MuteAll', { muteAll: { id: 'S1' } });
     await room.muteAll();
     expect(room.stage.map((p) => [p.id, p.muted])).toEqual([
       ['P1', false],
+      ['P3', true],
       ['P2', true],
     ]);
   });
@@ -493,5 +499,59 @@ describe('moderationChoices', () => {
   it('keeps co-hosts off each other and off appointing co-hosts', () => {
     expect(Object.values(moderationChoices({ userId: 'U9', role: 'CO_HOST' }, cohost)).some(Boolean)).toBe(false);
     expect(moderationChoices({ userId: 'U9', role: 'CO_HOST' }, speaker)).toMatchObject({ mute: true, makeCoHost: false });
+  });
+});
+
+describe('SpaceRoom: presence, removal and the end screen (issue 11)', () => {
+  const recap = { durationSeconds: 754, peakListeners: 12, speakers: [{ ...host.user, avatarUrl: null }] };
+
+  it('a removed viewer is told so on load, and cannot join (no audio is planned)', async () => {
+    const { room } = await open(space({ viewerRemoved: true }));
+    expect(room.removed).toBe(true);
+    expect(room.me).toBeNull();
+    expect(room.audioPlan.spaceId).toBeNull();
+    const fine = await open(space());
+    expect(fine.room.removed).toBe(false);
+  });
+
+  it('back on stage after a reload, the mic starts muted', async () => {
+    const api = new FakeApi()
+      .on('SpaceRoom', () => ({ viewer: host.user, space: space({ viewerParticipant: host }) }))
+      .on('SetMuted', ({ muted }: Record<string, unknown>) => ({ setMuted: { ...host, muted } }));
+    const room = new SpaceRoom(api, 'S1');
+    await room.start();
+    expect(room.me?.muted).toBe(true);
+    expect(room.audioPlan.muted).toBe(true);
+    expect(api.callsTo('SetMuted').map((c) => c.variables)).toEqual([{ spaceId: 'S1', muted: true }]);
+    // Later refetches leave the mic as the person set it.
+    api.on('SpaceRoom', () => ({ viewer: host.user, space: space({ viewerParticipant: host }) }));
+    await room.refetch();
+    expect(api.callsTo('SetMuted')).toHaveLength(1);
+  });
+
+  it('a listener, or a muted speaker, is not muted again on load', async () => {
+    const me = participant('5', 'LISTENER');
+    const { api } = await open(space({ viewerParticipant: me }, [me]), me.user);
+    expect(api.callsTo('SetMuted')).toHaveLength(0);
+  });
+
+  it('the host gets the recap when the space ends', async () => {
+    const { room, api, emit } = await open(space({ viewerParticipant: host }), host.user);
+    api.on('SpaceRecap', { space: { id: 'S1', recap } });
+    emit(event('SPACE_ENDED'));
+    await vi.waitFor(() => expect(room.recap).toEqual(recap));
+    expect(api.callsTo('SpaceRecap')).toHaveLength(1);
+  });
+
+  it('an ended space opened by its host shows the recap; by anyone else, no recap is asked for', async () => {
+    const ended = space({ state: 'ENDED', endedAt: '2026-01-01T02:00:00.000Z', stage: [] });
+    const hostView = new FakeApi().on('SpaceRoom', { viewer: host.user, space: ended }).on('SpaceRecap', { space: { id: 'S1', recap } });
+    const room = new SpaceRoom(hostView, 'S1');
+    await room.start();
+    await vi.waitFor(() => expect(room.recap?.peakListeners).toBe(12));
+
+    const { room: other, api } = await open(ended, user('7'));
+    expect(other.recap).toBeNull();
+    expect(api.callsTo('SpaceRecap')).toHaveLength(0);
   });
 });

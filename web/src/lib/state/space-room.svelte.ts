@@ -17,12 +17,14 @@ import {
   SetPolicyMutation,
   SetRoleMutation,
   SpaceEventsSubscription,
+  SpaceRecapQuery,
   SpaceRoomQuery,
   StartSpaceMutation,
   UserByHandleQuery,
   type AudienceUpdateData,
   type ParticipantData,
   type SpaceEventData,
+  type SpaceRecapData,
   type SpaceRoomData,
   type UserBasic,
 } from '$lib/graphql/documents';
@@ -137,8 +139,10 @@ export class SpaceRoom {
   me = $state<ParticipantData | null>(null);
   /** The viewer holds an invitation to speak that they have not accepted yet. */
   invited = $state(false);
-  /** The viewer was removed from this space. */
+  /** The viewer was removed from this space (told by the server on load, or as it happens): no rejoining. */
   removed = $state(false);
+  /** The host's recap of an ended space (duration, peak listeners, who spoke); null for others. */
+  recap = $state<SpaceRecapData | null>(null);
   reactions = $state<FloatingReaction[]>([]);
   /** The action in flight, by name (buttons show it and do not double-submit). */
   busy = $state<string | null>(null);
@@ -151,6 +155,8 @@ export class SpaceRoom {
   readonly onStage = $derived(isStageRole(this.role));
   readonly live = $derived(this.space?.state === 'LIVE');
   readonly ended = $derived(this.space?.state === 'ENDED');
+  /** The viewer hosts this space (present or not: a host who ended it is no longer present). */
+  readonly viewerIsHost = $derived(!!this.viewer && this.space?.host.id === this.viewer.id);
   /** Raised hands in the audience, oldest first: the moderators' queue. */
   readonly requests = $derived(
     [...this.hands, ...this.audience.filter((p) => p.handRaised && !this.hands.some((h) => h.id === p.id))].sort((a, b) =>
@@ -176,6 +182,7 @@ export class SpaceRoom {
   #reactionTimers = new Set<ReturnType<typeof setTimeout>>();
   #nextReactionId = 1;
   #stopped = false;
+  #recapLoading: Promise<void> | null = null;
 
   constructor(api: Api, id: string, options: SpaceRoomOptions = {}) {
     this.#api = api;
@@ -228,9 +235,14 @@ export class SpaceRoom {
         this.status = 'not-found';
         return;
       }
+      const firstLoad = this.status === 'loading';
       this.#load(data.space);
       this.status = 'ready';
       this.error = null;
+      // Back on stage after a reload (or a new tab): the mic starts off, as it does on entering;
+      // the person opens it when ready, not by surprise.
+      if (firstLoad && this.onStage && this.live && this.me && !this.me.muted) void this.setMuted(true);
+      if (this.ended && this.viewerIsHost && !this.recap) void this.loadRecap();
     } catch (error) {
       const appError = toAppError(error);
       this.error = appError;
@@ -271,6 +283,7 @@ export class SpaceRoom {
     this.#audienceCursor = audience.pageInfo.endCursor ?? null;
     this.hands = hands.edges.map((e) => e.node).filter((p) => p.role === 'LISTENER' && p.handRaised);
     this.invitedSpeakers = invitedSpeakers;
+    this.removed = rest.viewerRemoved;
     this.me = viewerParticipant?.present ? viewerParticipant : null;
     if (this.me && this.me.role !== 'LISTENER') this.invited = false;
     // Under INVITED only an invitation lets a listener speak: one that may speak holds one.
@@ -325,6 +338,7 @@ export class SpaceRoom {
         this.invited = false;
         this.#stopEvents?.();
         this.#stopEvents = null;
+        if (this.viewerIsHost) void this.loadRecap();
         break;
       case 'REMOVED':
         this.removed = true;
@@ -619,7 +633,25 @@ export class SpaceRoom {
     return this.#act('end', async () => {
       const { endSpace } = await this.#api.mutate(EndSpaceMutation, { spaceId: this.id });
       if (this.space) this.space = { ...this.space, state: endSpace.state, endedAt: endSpace.endedAt ?? null };
+      void this.loadRecap();
     });
+  }
+
+  /** The host's recap, once the space has ended (the server answers null for anyone else). */
+  async loadRecap(): Promise<void> {
+    if (this.recap) return;
+    if (this.#recapLoading) return this.#recapLoading;
+    this.#recapLoading = (async () => {
+      try {
+        const { space } = await this.#api.query(SpaceRecapQuery, { id: this.id });
+        if (!this.#stopped && space?.recap) this.recap = space.recap;
+      } catch {
+        // The end screen falls back to its plain message; nothing to tell the host about.
+      } finally {
+        this.#recapLoading = null;
+      }
+    })();
+    return this.#recapLoading;
   }
 
   /** Host: a scheduled space goes live now. */
