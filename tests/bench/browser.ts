@@ -659,6 +659,9 @@ try {
     await host.page.getByRole('button', { name: 'Start now' }).click();
     await host.page.waitForURL(/\/s\/[^/]+$/);
     await host.page.getByText('Audio live').waitFor({ timeout: 15_000 });
+    // The host starts muted (issue 11): open the mic, so that the listeners hear the host talk.
+    await host.page.getByRole('button', { name: 'Unmute your microphone' }).click();
+    await host.page.getByRole('button', { name: 'Mute your microphone' }).waitFor();
     const spaceUrl = host.page.url();
     log(`space ${spaceUrl}: the host is live and talking`);
     // Someone already listens through the audience tier, as in any space with an audience: the

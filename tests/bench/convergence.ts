@@ -238,6 +238,8 @@ async function startApi(sweepMs: number | undefined): Promise<App> {
     mixerPrebuffering: PREBUFFERING,
     ...(sweepMs === undefined ? {} : { mixerSweepMs: sweepMs }),
     rateLimits: { signInPerMinutePerClient: 10_000, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 10_000 },
+    // Participants here are HTTP-only (plain RTP, no subscription): none leaves for going unseen during a run.
+    presenceGraceMs: 3_600_000,
   });
   app = built;
   api = graphqlClient(built);
@@ -336,7 +338,8 @@ async function setupRooms() {
     const joined = await gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, earUser.token);
     const ear = await member('ear', earUser, rawId(joined.joinSpace.id));
     const members = [host, ear];
-    if (index % 2 === 1) await gql(`mutation($s: ID!) { setMuted(spaceId: $s, muted: true) { id } }`, { s: space }, hostUser.token);
+    // The host starts muted (issue 11): every other room's host opens the mic.
+    if (index % 2 === 0) await gql(`mutation($s: ID!) { setMuted(spaceId: $s, muted: false) { id } }`, { s: space }, hostUser.token);
     if (index % 5 === 0) {
       const speakerUser = users.pop()!;
       const j = await gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, speakerUser.token);
@@ -785,6 +788,8 @@ async function measureMute(admin: AudioBridgeHandle, deadline: number) {
   const [host, speaker, listener] = await signUpMany('cm', 3);
   const created = await gql(`mutation { createSpace(input: { title: "Mute bench", speakerPolicy: EVERYONE }) { id } }`, {}, host!.token);
   const space = created.createSpace.id as string;
+  // The host starts muted (issue 11); on air as before, so the room mixes two stage members.
+  await gql(`mutation($s: ID!) { setMuted(spaceId: $s, muted: false) { id } }`, { s: space }, host!.token);
   const spaceId = rawId(space);
   const joinedSpeaker = await gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, speaker!.token);
   const joinedEar = await gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, listener!.token);

@@ -121,6 +121,8 @@ try {
     // Every client here is 127.0.0.1: one socket each.
     maxSocketsPerClient: 1000,
     rateLimits: { signUpPerHourPerClient: 100_000, connectAudioPerMinutePerUser: 1000, joinLeavePerMinutePerUser: 1000 },
+    // Participants here are HTTP-only clients (werift/fake audio, few or no subscriptions): none leaves for going unseen during a run.
+    presenceGraceMs: 3_600_000,
   });
   await app.start();
 
@@ -133,6 +135,8 @@ try {
     host.token,
   );
   const spaceId = createSpace.id as string;
+  // The host starts muted (issue 11): open the mic, the listeners must hear the host's tone.
+  await gql(`mutation($s: ID!) { setMuted(spaceId: $s, muted: false) { id } }`, { s: spaceId }, host.token);
   const stage = await WebRtcAudioClient.create({ name: 'host', direction: 'sendrecv' });
   clients.add(stage);
   stage.setTone(TONES.host);

@@ -48,6 +48,8 @@ const app = await buildApp({
   pubsub,
   // Every subscriber connects from 127.0.0.1.
   maxSocketsPerClient: 1_000_000,
+  // Bench participants are mostly HTTP-only (no spaceEvents subscription): none leaves for going unseen during a run.
+  presenceGraceMs: 3_600_000,
   rateLimits: {
     signInPerMinutePerClient: 1e6,
     signInPerMinutePerHandle: 1e6,

@@ -47,6 +47,8 @@ try {
     // Every listener here gets a mixer seat on the baseline path.
     mixerListenerSeats: USERS + 10,
     rateLimits: { signUpPerHourPerClient: 100_000, connectAudioPerMinutePerUser: 1000, joinLeavePerMinutePerUser: 1000 },
+    // Participants here are HTTP-only (fake SDP, no subscription): none leaves for going unseen during a run.
+    presenceGraceMs: 3_600_000,
   });
   await app.start();
   const suffix = Date.now().toString(36).slice(-4);

@@ -542,6 +542,8 @@ async function main() {
     mixerPlainRtp: true,
     mixerPrebuffering: CONFIGURED_PREBUFFERING,
     rateLimits: { signInPerMinutePerClient: 10_000, signInPerMinutePerHandle: 10, signUpPerHourPerClient: 10_000 },
+    // Participants here are HTTP-only (plain RTP, no subscription): none leaves for going unseen during a run.
+    presenceGraceMs: 3_600_000,
   });
   await app.start();
   graphql = graphqlClient(app);
@@ -550,6 +552,8 @@ async function main() {
   const others = await Promise.all(Array.from({ length: CONNECT_TRIES }, () => graphql!.signUp('vc')));
   const created = await graphql.gql(`mutation { createSpace(input: { title: "Voice bench", speakerPolicy: EVERYONE }) { id } }`, {}, host.token);
   const space = created.createSpace.id as string;
+  // The host starts muted (issue 11); the host is the speaker measured here.
+  await graphql.gql(`mutation($s: ID!) { setMuted(spaceId: $s, muted: false) { id } }`, { s: space }, host.token);
   for (const u of [ear, ...others]) await graphql.gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space }, u.token);
   host.participantId = await graphql.participantIdOf(space, host);
   ear.participantId = await graphql.participantIdOf(space, ear);

@@ -62,6 +62,8 @@ beforeAll(async () => {
     janus: { httpUrl: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret },
     app: {
       mixerSweepMs: SWEEP_MS,
+      // Participants here are HTTP-only for most of the run: nobody leaves for going unseen.
+      presenceGraceMs: 600_000,
       rateLimits: { signUpPerHourPerClient: 10_000, signInPerMinutePerClient: 10_000 },
     },
   };

@@ -49,6 +49,8 @@ const options = {
   host: '127.0.0.1',
   pubsub: 'postgres' as const,
   rateLimits: { signInPerMinutePerClient: 10_000, signUpPerHourPerClient: 10_000 },
+  // Participants here are HTTP-only: nobody leaves for going unseen (not what this suite measures).
+  presenceGraceMs: 600_000,
 };
 
 beforeAll(async () => {

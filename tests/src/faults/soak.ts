@@ -137,6 +137,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         // 2.5 s of all kinds); a RATE_LIMITED answer counts as a failure.
         rateLimits: { signUpPerHourPerClient: 10_000, signInPerMinutePerClient: 10_000, joinLeavePerMinutePerUser: 600, requestToSpeakPerMinutePerUser: 600 },
         maxSocketsPerClient: 1_000,
+        // Members are HTTP-only clients (no spaceEvents subscription of their own): they come and
+        // go by the mix, never for going unseen, however long the soak runs.
+        presenceGraceMs: 3_600_000,
       },
       log: '[soak api]',
     });

@@ -209,7 +209,7 @@ describe('a large audience', () => {
 describe('two API instances', () => {
   it('each sums up the joins it took; every summary counts the listeners of both', async () => {
     const secondDb = await createDb({ url: t.databaseUrl, migrate: false });
-    const second = await buildApp({ database: secondDb, serveWeb: false, port: 0, host: '127.0.0.1', pubsub: 'postgres' });
+    const second = await buildApp({ database: secondDb, serveWeb: false, port: 0, host: '127.0.0.1', pubsub: 'postgres', presenceGraceMs: 600_000 }); // as startTestApp's
     const sql = postgres(t.databaseUrl, { max: 1, onnotice: () => {} });
     try {
       const [host, ...joiners] = await users(t, 21, 'ti');

@@ -75,6 +75,7 @@ describe('liveness and readiness', () => {
       port: 0,
       host: '127.0.0.1',
       mixers: [{ name: 'gone', url: `http://127.0.0.1:${port}/janus`, adminKey: 'k', apiSecret: 's' }],
+      presenceGraceMs: 600_000, // as startTestApp's: its presence sweep sees the suite's participants too
     });
     try {
       const url = await app.start();

@@ -27,7 +27,7 @@ beforeAll(async () => {
   t = await startTestApp({ publicOrigins: [PUBLIC] });
   base = await t.app.start();
   plainDb = await createDb({ url: t.databaseUrl, migrate: false });
-  plain = await buildApp({ database: plainDb, serveWeb: false, port: 0, host: '127.0.0.1', publicOrigins: [] });
+  plain = await buildApp({ database: plainDb, serveWeb: false, port: 0, host: '127.0.0.1', publicOrigins: [], presenceGraceMs: 600_000 }); // as startTestApp's
   plainBase = await plain.start();
 });
 afterAll(async () => {

@@ -291,6 +291,7 @@ describe('rules in practice', () => {
     await must(t, Q.raise, { s, r: true }, sp);
     await must(t, Q.role, { s, u: sp!.id, role: 'SPEAKER' }, host);
     await must(t, Q.setMuted, { s, m: false }, sp);
+    await must(t, Q.setMuted, { s, m: false }, host); // the host starts muted
     await must(t, Q.muteAll, { s }, co);
     const muted = Object.fromEntries((await stageOf(s)).stage.map((p: any) => [p.role, p.muted]));
     expect(muted).toEqual({ HOST: false, CO_HOST: false, SPEAKER: true });

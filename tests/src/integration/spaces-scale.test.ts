@@ -18,7 +18,7 @@ describe('two API instances on one PostgreSQL', () => {
   beforeAll(async () => {
     // A second instance with its own pool and its own LISTEN connection, like a second server.
     secondDb = await createDb({ url: t.databaseUrl, migrate: true });
-    second = await buildApp({ database: secondDb, serveWeb: false, port: 0, host: '127.0.0.1', pubsub: 'postgres' });
+    second = await buildApp({ database: secondDb, serveWeb: false, port: 0, host: '127.0.0.1', pubsub: 'postgres', presenceGraceMs: 600_000 }); // as startTestApp's
   });
   afterAll(async () => {
     await second?.stop();

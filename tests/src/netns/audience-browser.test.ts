@@ -104,6 +104,9 @@ describe('the audience tier in the browser', () => {
     spaceId = new URL(spaceUrl).pathname.split('/').pop()!;
     await hostPage.getByText('Audio live').waitFor({ timeout: 15_000 });
     await expect.poll(() => myTier(host!), { timeout: 10_000 }).toBe('STAGE');
+    // The host starts muted (issue 11): open the mic.
+    await hostPage.getByRole('button', { name: 'Unmute your microphone' }).click();
+    await hostPage.getByRole('button', { name: 'Mute your microphone' }).waitFor();
 
     for (const person of [lee!, mo!]) {
       await person.page.goto(spaceUrl);

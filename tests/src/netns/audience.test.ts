@@ -21,7 +21,10 @@ const ANSWER = `mutation($s: ID!, $id: ID!, $a: String!) { answerAudio(spaceId: 
 const ME = `query($s: ID!) { space(id: $s) { viewerParticipant { id role audioConnected audioTier } } }`;
 
 async function openSpace(t: TestApp, host: U) {
-  return (await must(t, Q.create, { input: { title: 'Audience', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  const s = (await must(t, Q.create, { input: { title: 'Audience', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  // The host starts muted (issue 11); these suites want the host heard from the start.
+  await must(t, Q.setMuted, { s, m: false }, host);
+  return s;
 }
 
 /** A stage member's WebRTC connection through connectAudio, sending `tone`. */

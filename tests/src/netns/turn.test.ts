@@ -91,6 +91,8 @@ beforeAll(async () => {
     host: '127.0.0.1',
     mixers,
     ice: { stunUrls: [], turnUrls: [turn.url], turnSecret: `${turn.secret}-not`, turnTtlSeconds: TTL_SECONDS },
+    // As startTestApp: the werift host holds no spaceEvents subscription; nobody leaves for going unseen.
+    presenceGraceMs: 600_000,
   });
   wrongBase = await wrong.start();
   const launched = await Promise.allSettled([launchPerson('relay-listener'), launchPerson('relay-stranger')]);
@@ -163,6 +165,8 @@ describe('voice through TURN (coturn, REST-API credentials from the API)', () =>
   it('a listener whose browser may use only the relay hears the host, through coturn', async () => {
     host = await t!.signUp(handle('th'));
     spaceId = (await must(t!, Q.create, { input: { title: 'Behind a strict NAT', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+    // The host starts muted (issue 11); the listener must hear the host's tone.
+    await must(t!, Q.setMuted, { s: spaceId, m: false }, host);
     // The host speaks from werift (host candidates, no relay), a tone the whole time.
     hostAudio = await WebRtcAudioClient.create({ name: 'host', direction: 'sendrecv' });
     hostAudio.setTone(TONES.host);

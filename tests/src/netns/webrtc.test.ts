@@ -57,7 +57,10 @@ const DISCONNECT = `mutation($s: ID!) { disconnectAudio(spaceId: $s) }`;
 const ME = `query($s: ID!) { space(id: $s) { viewerParticipant { id audioConnected speaking } } }`;
 
 async function space(host: U) {
-  return (await must(t!, Q.create, { input: { title: 'WebRTC', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  const s = (await must(t!, Q.create, { input: { title: 'WebRTC', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  // The host starts muted (issue 11); these suites want the host heard from the start.
+  await must(t!, Q.setMuted, { s, m: false }, host);
+  return s;
 }
 
 /**

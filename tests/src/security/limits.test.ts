@@ -277,7 +277,7 @@ describe('limits shared by every instance', () => {
   beforeAll(async () => {
     ({ t } = await appWith({ rateLimits: limits }));
     secondDb = await createDb({ url: t.databaseUrl, migrate: false });
-    second = await buildApp({ database: secondDb, serveWeb: false, port: 0, host: '127.0.0.1', rateLimits: limits });
+    second = await buildApp({ database: secondDb, serveWeb: false, port: 0, host: '127.0.0.1', rateLimits: limits, presenceGraceMs: 600_000 });
     apps.push({ close: async () => (await second.stop(), await secondDb.close()) });
   });
 

@@ -43,6 +43,9 @@ export async function startTestApp(options: Parameters<typeof buildApp>[0] = {})
       joinLeavePerMinutePerUser: 10_000,
       followPerMinutePerUser: 10_000,
     },
+    // Suites act as HTTP-only clients that hold no subscription for minutes: nobody leaves for
+    // going unseen here unless a suite asks (integration/presence.test.ts).
+    presenceGraceMs: 600_000,
     ...options,
   });
   const gql: TestApp['gql'] = async (query, variables, opts = {}) => {

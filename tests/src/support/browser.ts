@@ -424,3 +424,53 @@ export async function watchAudioGaps(page: Page, everyMs = 10): Promise<{ stop()
     },
   };
 }
+
+// ------------------------------------------------------------------ profiles (issue 11)
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A PNG of `width`×`height` in one colour, with a darker diagonal band (so a crop or resize is
+ * visible): a real image for avatar uploads, made without an image library.
+ */
+export function solidPng(width: number, height: number, rgb: [number, number, number]): Buffer {
+  const { deflateSync } = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  const row = 1 + width * 3;
+  const raw = Buffer.alloc(row * height);
+  for (let y = 0; y < height; y++) {
+    raw[y * row] = 0; // filter: none
+    for (let x = 0; x < width; x++) {
+      const band = Math.abs(x - y) < width / 10 ? 0.5 : 1;
+      raw.set(rgb.map((v) => Math.round(v * band)), y * row + 1 + x * 3);
+    }
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // truecolour
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

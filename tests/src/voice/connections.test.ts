@@ -35,7 +35,7 @@ afterAll(async () => {
 /** Another API instance on the test's database. */
 async function anotherApp(options: Parameters<typeof buildApp>[0]): Promise<App> {
   const db = await createDb({ url: t.databaseUrl, migrate: false });
-  const app = await buildApp({ database: db, serveWeb: false, port: 0, host: '127.0.0.1', ...options });
+  const app = await buildApp({ database: db, serveWeb: false, port: 0, host: '127.0.0.1', presenceGraceMs: 600_000, ...options });
   extra.push({ app, close: async () => (await app.stop(), await db.close()) });
   return app;
 }
@@ -48,7 +48,10 @@ const CONNECT = `mutation($s: ID!, $o: String!) { connectAudio(spaceId: $s, offe
 const handles = async (): Promise<number> => (await janusHandles(janusAdmin(janus.adminUrl!, adminSecret))).length;
 
 async function liveSpace(host: U) {
-  return (await must(t, Q.create, { input: { title: 'Voice', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  const s = (await must(t, Q.create, { input: { title: 'Voice', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  // The host starts muted (issue 11); these suites want the host heard from the start.
+  await must(t, Q.setMuted, { s, m: false }, host);
+  return s;
 }
 
 describe('one connection per person', () => {

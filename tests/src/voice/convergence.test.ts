@@ -221,6 +221,8 @@ async function buildOther(url: string): Promise<App> {
     host: '127.0.0.1',
     mixers: [{ name: 'local', url, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
     mixerPlainRtp: true,
+    // As startTestApp's: members are HTTP-only; nobody leaves for going unseen during a run.
+    presenceGraceMs: 600_000,
   });
   cleanups.push(() => otherDb.close());
   cleanups.push(() => other.stop());

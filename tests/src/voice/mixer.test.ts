@@ -40,7 +40,10 @@ async function connect(s: string, user: U, toneHz: number | null) {
 }
 
 async function space(host: U, policy = 'EVERYONE') {
-  return (await must(t, Q.create, { input: { title: 'Voice', speakerPolicy: policy } }, host)).createSpace.id as string;
+  const s = (await must(t, Q.create, { input: { title: 'Voice', speakerPolicy: policy } }, host)).createSpace.id as string;
+  // The host starts muted (issue 11); these suites want the host heard from the start.
+  await must(t, Q.setMuted, { s, m: false }, host);
+  return s;
 }
 
 describe('who is heard at the mixer', () => {
@@ -156,6 +159,7 @@ describe('several Janus instances', () => {
         { name: 'one', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret },
         { name: 'two', url: second.httpUrl, adminKey: second.adminKey, apiSecret: second.apiSecret },
       ],
+      presenceGraceMs: 600_000, // as startTestApp's: its presence sweep sees the suite's participants too
     });
     try {
       await app.start();
@@ -192,6 +196,7 @@ describe('two API instances on one Janus', () => {
       host: '127.0.0.1',
       mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
       mixerPlainRtp: true,
+      presenceGraceMs: 600_000, // as startTestApp's: its presence sweep sees the suite's participants too
     });
     await other.start();
     try {

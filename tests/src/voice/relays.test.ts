@@ -76,7 +76,10 @@ async function remoteSdpOf(handleOpaqueId: string): Promise<string> {
 }
 
 async function space(host: U) {
-  return (await must(t, Q.create, { input: { title: 'Relays', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  const s = (await must(t, Q.create, { input: { title: 'Relays', speakerPolicy: 'EVERYONE' } }, host)).createSpace.id as string;
+  // The host starts muted (issue 11); these suites want the host heard from the start.
+  await must(t, Q.setMuted, { s, m: false }, host);
+  return s;
 }
 
 describe('audience relays', () => {
@@ -137,7 +140,13 @@ describe('audience relays', () => {
         .roomOf({ mixerInstance: 'local', mixerRoom: await roomOf(s) })
         .instance.mountpointSecret(Number(before!.mountpoint)),
     });
-    await expect.poll(async () => (await relays(s))[0]?.mountpoint, { timeout: 6000 }).not.toBe(before!.mountpoint);
+    // A new mountpoint, not merely none while the relay is being made again.
+    await expect
+      .poll(async () => {
+        const now = (await relays(s))[0]?.mountpoint;
+        return now !== undefined && now !== before!.mountpoint;
+      }, { timeout: 6000 })
+      .toBe(true);
     const [after] = await relays(s);
     expect(await mountpoints()).toContain(Number(after!.mountpoint));
     await expect.poll(async () => (await forwarders(await roomOf(s))).includes(Number((await relays(s))[0]!.forwarder)), { timeout: 6000 }).toBe(true);
@@ -150,7 +159,7 @@ describe('audience relays', () => {
     const { listenAudio } = await must(t, LISTEN, { s }, a);
     const other = await (async () => {
       const otherDb = await createDb({ url: t.databaseUrl, migrate: false });
-      const app = await buildApp({ database: otherDb, serveWeb: false, port: 0, host: '127.0.0.1', mixers: [mixerOf(janus)] });
+      const app = await buildApp({ database: otherDb, serveWeb: false, port: 0, host: '127.0.0.1', mixers: [mixerOf(janus)], presenceGraceMs: 600_000 });
       await app.start();
       extra.push({ app, close: async () => (await app.stop(), await otherDb.close()) });
       return app;
