@@ -337,6 +337,9 @@ async function setupWorld(label: string, seed: number, otherUrl: string): Promis
   // Everyone else, alternating instances; the host on A.
   await connectAudio(w, host, 0);
   for (const [i, m] of w.slots.entries()) await connectAudio(w, m, i % 2);
+  // The host starts muted (rules: mutedOnEntering); here they talk from the start.
+  const unmuted = await gql[0]!(Q.setMuted, { s: spaceGlobalId, m: false }, hostUser.token);
+  if (unmuted.errors) throw new Error(`unmute the host: ${JSON.stringify(unmuted.errors)}`);
   await waitHeard(w, HOST_TONE, 5000);
   return w;
 }
