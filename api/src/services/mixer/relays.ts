@@ -91,6 +91,8 @@ export class AudienceRelays {
 
     const room = space.mixerRoom;
     const forwarders = mix && room !== null ? await this.#forwarders(mix, room) : null;
+    // The forwards the relays kept after this run stand for (the rest from the room are orphans).
+    const recorded = new Set(rows.filter((r) => wanted.has(r.instance) && r.forwarder !== null).map((r) => r.forwarder!));
     for (const edgeName of wanted) {
       const edge = this.owner.instance(edgeName);
       if (!edge?.relays) continue; // down: its listeners were told to reconnect elsewhere
@@ -98,6 +100,7 @@ export class AudienceRelays {
       if (row && !(await this.#mountpointExists(edge, row.mountpoint))) {
         // The edge restarted: its mountpoint went with it (and the forward into it is useless).
         await this.#stopForward(mix, room, row.forwarder);
+        if (row.forwarder !== null) recorded.delete(row.forwarder);
         await this.db.delete(audienceRelays).where(and(eq(audienceRelays.spaceId, space.id), eq(audienceRelays.instance, edgeName)));
         row = null;
         done.push(`recreating the lost mountpoint on "${edgeName}"`);
@@ -121,6 +124,7 @@ export class AudienceRelays {
           .set({ forwarder: forwarder.stream_id })
           .where(and(eq(audienceRelays.spaceId, space.id), eq(audienceRelays.instance, edgeName)));
         forwarders.add(forwarder.stream_id);
+        recorded.add(forwarder.stream_id);
         row = { ...row, forwarder: forwarder.stream_id };
         done.push(`forwarding the mix to "${edgeName}"`);
       }
@@ -128,11 +132,8 @@ export class AudienceRelays {
 
     // Forwards from the room that no relay stands for (left by a crash, or by a lost edge).
     if (mix && room !== null && forwarders) {
-      const current = new Set(
-        (await this.db.select({ f: audienceRelays.forwarder }).from(audienceRelays).where(eq(audienceRelays.spaceId, space.id))).map((r) => r.f),
-      );
       for (const id of forwarders) {
-        if (current.has(id)) continue;
+        if (recorded.has(id)) continue;
         await this.#stopForward(mix, room, id);
         done.push(`stopped an orphaned forward ${id}`);
       }
