@@ -16,11 +16,11 @@
  * Only inside scripts/netns.sh's namespace (no STUN server is ever asked; host candidates only).
  */
 import { OPUS_SAMPLE_RATE, OpusDecoder, ToneDetector } from '@spaces/janus/testing';
-import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
+import type { RTCPeerConnection, RtpPacket } from 'werift';
+import { opusPeerConnection } from '../../src/support/webrtc.ts';
 
 export const TONE_HZ = 1000;
 const REFERENCE_HZ = 1950;
-const OPUS_PAYLOAD_TYPE = 111;
 
 /** Packets counted from clear RTP headers, with loss from the (extended) sequence numbers. */
 export class SequenceCounter {
@@ -113,25 +113,7 @@ export class WebRtcListener {
   constructor(options: ListenerOptions) {
     this.name = options.name ?? 'listener';
     this.mode = options.mode;
-    this.pc = new RTCPeerConnection({
-      iceServers: [],
-      iceUseIpv6: false,
-      iceUseIpv4: true,
-      iceInterfaceAddresses: { udp4: options.address },
-      codecs: {
-        audio: [
-          new RTCRtpCodecParameters({
-            mimeType: 'audio/opus',
-            clockRate: OPUS_SAMPLE_RATE,
-            channels: 2,
-            payloadType: OPUS_PAYLOAD_TYPE,
-            parameters: 'minptime=10;useinbandfec=1',
-          }),
-        ],
-        video: [],
-      },
-      headerExtensions: { audio: [], video: [] },
-    });
+    this.pc = opusPeerConnection(options.address, { audioLevel: false });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.connectedAt ??= performance.now();
     });

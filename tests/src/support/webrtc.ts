@@ -113,6 +113,32 @@ export type WebRtcAudioClientEvents = {
 
 const OPUS_PAYLOAD_TYPE = 111;
 
+/**
+ * A werift peer connection for Opus audio alone, bound to one address, with no STUN or TURN.
+ * `audioLevel`: offer the ssrc-audio-level header extension (what browsers send).
+ */
+export function opusPeerConnection(address: string, { audioLevel = true }: { audioLevel?: boolean } = {}): RTCPeerConnection {
+  return new RTCPeerConnection({
+    iceServers: [], // no STUN/TURN (see also WebRtcAudioClient's #noStun: werift falls back to a public one)
+    iceUseIpv6: false,
+    iceUseIpv4: true,
+    iceInterfaceAddresses: { udp4: address },
+    codecs: {
+      audio: [
+        new RTCRtpCodecParameters({
+          mimeType: 'audio/opus',
+          clockRate: OPUS_SAMPLE_RATE,
+          channels: 2,
+          payloadType: OPUS_PAYLOAD_TYPE,
+          parameters: 'minptime=10;useinbandfec=1',
+        }),
+      ],
+      video: [],
+    },
+    headerExtensions: { audio: audioLevel ? [useAudioLevelIndication()] : [], video: [] },
+  });
+}
+
 export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
   readonly pc: RTCPeerConnection;
   transceiver!: RTCRtpTransceiver;
@@ -146,25 +172,7 @@ export class WebRtcAudioClient extends TypedEmitter<WebRtcAudioClientEvents> {
     this.dtlsSetup = options.dtlsSetup ?? 'actpass';
     const address = options.address ?? clientAddress();
     if (address !== NETNS_JANUS_ADDRESS && address !== NETNS_PEER_ADDRESS) throw new Error(`${address} is not a namespace address`);
-    this.pc = new RTCPeerConnection({
-      iceServers: [], // no STUN/TURN (see also #noStun: werift falls back to a public one)
-      iceUseIpv6: false,
-      iceUseIpv4: true,
-      iceInterfaceAddresses: { udp4: address },
-      codecs: {
-        audio: [
-          new RTCRtpCodecParameters({
-            mimeType: 'audio/opus',
-            clockRate: OPUS_SAMPLE_RATE,
-            channels: 2,
-            payloadType: OPUS_PAYLOAD_TYPE,
-            parameters: 'minptime=10;useinbandfec=1',
-          }),
-        ],
-        video: [],
-      },
-      headerExtensions: { audio: [useAudioLevelIndication()], video: [] },
-    });
+    this.pc = opusPeerConnection(address);
     this.timings = { offerStartedAt: performance.now() };
     if (answering) {
       // The transceiver comes with Janus's offer.
