@@ -34,6 +34,9 @@ export const users = pgTable(
     // `-400.webp` / `-96.webp`); null without an avatar. A new upload gets a new key, so the
     // URLs can be cached forever.
     avatarKey: text('avatar_key'),
+    // A listener-only account made for a signed-out visitor (startGuestSession): no password,
+    // handle `guest_<random>`, never listed in search or suggestions; removed once unused.
+    isGuest: boolean('is_guest').notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [
@@ -112,6 +115,8 @@ export const spaces = pgTable(
     // The most listeners present at once while live, for the host's recap. Written only by the
     // API's recaps (services/spaces/recap.ts): sampled, never per join (joins share the row lock).
     peakListeners: integer('peak_listeners').notNull().default(0),
+    // A scheduled space its host called off (state ENDED, never started).
+    cancelled: boolean('cancelled').notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [
@@ -137,6 +142,8 @@ export const participants = pgTable(
     role: participantRole('role').notNull(),
     muted: boolean('muted').notNull().default(true),
     handRaised: boolean('hand_raised').notNull().default(false),
+    // A host or co-host saw the raised hand (markHandsSeen); cleared with the hand.
+    handSeen: boolean('hand_seen').notNull().default(false),
     speaking: boolean('speaking').notNull().default(false),
     audioConnected: boolean('audio_connected').notNull().default(false),
     // This participant's id in the space's AudioBridge room while connected: any API instance can
@@ -225,4 +232,49 @@ export const spaceBans = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.spaceId, t.userId] })],
+);
+
+/** Who asked to be told when a scheduled space starts. */
+export const spaceReminders = pgTable(
+  'space_reminders',
+  {
+    spaceId: uuid('space_id')
+      .notNull()
+      .references(() => spaces.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] }), index('space_reminders_user_idx').on(t.userId)],
+);
+
+export const notificationKind = pgEnum('notification_kind', [
+  'SPEAKER_INVITED',
+  'HAND_RAISED',
+  'SPACE_STARTED',
+  'SPACE_REMINDER',
+  'SPACE_CANCELLED',
+]);
+
+/** A person's in-app notifications (newest first), read or not. */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: notificationKind('kind').notNull(),
+    actorId: uuid('actor_id').references(() => users.id, { onDelete: 'cascade' }),
+    spaceId: uuid('space_id').references(() => spaces.id, { onDelete: 'cascade' }),
+    readAt: timestamp('read_at', { withTimezone: true, precision: 3 }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // The list, newest first, keyset-paged.
+    index('notifications_user_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    // The unread badge.
+    index('notifications_unread_idx').on(t.userId).where(sql`${t.readAt} is null`),
+  ],
 );
