@@ -22,6 +22,7 @@ import { capSocketsPerClient } from './lib/socket-cap.ts';
 import { IceServers } from './services/ice.ts';
 import { Profiles } from './services/profiles.ts';
 import { Search } from './services/search.ts';
+import { Notifications } from './services/notifications.ts';
 import { createMediaStore } from './services/media-storage.ts';
 import { mediaHandler } from './media-http.ts';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
@@ -142,6 +143,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     publish(topic, ...rest);
   }) as typeof events.pubsub.publish;
   const follows = new Follows(database.db);
+  // The notices of committed changes (dispatcher effects) become notifications here.
+  const notifications = new Notifications(database.db, events.pubsub);
+  dispatcher.onNotice((notice) => notifications.deliver(notice));
   // Sockets by session: a revoked session (on any instance: the `session` topic) or an expired
   // one closes them.
   const liveSessions = new LiveSessions(events.pubsub);
@@ -159,6 +163,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     limits,
     profiles: new Profiles(database.db, createMediaStore(config), limits),
     search: new Search(database.db),
+    notifications,
   };
 
   // Who the client is, for limits: the peer address, or per TRUST_PROXY (lib/client-address.ts).
@@ -369,8 +374,14 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       });
       janitor = setInterval(() => {
         services.spaces.endAbandoned().catch((error) => console.error('[janitor]', error));
+        // Notifications past their retention period (at most one delete an hour per instance).
+        services.notifications.pruneIfDue().catch((error) => console.error('[janitor] notifications', error));
+        // Guest accounts nobody uses any more (no session, or a day old) and in no space (once a minute).
+        services.accounts.sweepStaleGuests().catch((error) => console.error('[janitor]', error));
       }, sweepEvery);
       janitor.unref();
+      // Scheduled spaces coming within a day of their start join their followers' bars.
+      services.bars.watchScheduleWindow((from, to) => services.spaces.hostsStartingBetween(from, to));
       presenceBeat = setInterval(() => void beat(), services.spaces.presence.beatMs);
       presenceBeat.unref();
       const { port } = server.address() as AddressInfo;
@@ -382,6 +393,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       if (presenceBeat) clearInterval(presenceBeat);
       await beating;
       dispatcher.close();
+      await dispatcher.noticesSettled();
       await mixer.stop();
       services.bars.close();
       liveSessions.close();

@@ -97,6 +97,8 @@ export interface Config {
     /** How long a client that signed in to a handle stays exempt from the two limits above. */
     signInKnownClientDays: number;
     signUpPerHourPerClient: number;
+    /** startGuestSession from one client. */
+    guestSessionsPerHourPerClient: number;
     connectAudioPerMinutePerUser: number;
     /** Raising or lowering a hand, any space. */
     requestToSpeakPerMinutePerUser: number;
@@ -114,6 +116,7 @@ export const DEFAULT_RATE_LIMITS: Config['rateLimits'] = {
   signInPerMinutePerHandleAndClient: 10,
   signInKnownClientDays: 30,
   signUpPerHourPerClient: 20,
+  guestSessionsPerHourPerClient: 10,
   connectAudioPerMinutePerUser: 20,
   requestToSpeakPerMinutePerUser: 30,
   joinLeavePerMinutePerUser: 60,

@@ -11,6 +11,7 @@ import type { Limits } from './services/limits.ts';
 import type { IceServers } from './services/ice.ts';
 import type { Profiles } from './services/profiles.ts';
 import type { Search } from './services/search.ts';
+import type { Notifications } from './services/notifications.ts';
 
 /** Long-lived parts shared by every request of one app instance. */
 export interface Services {
@@ -29,6 +30,8 @@ export interface Services {
   profiles: Profiles;
   /** People and spaces search, suggested people. */
   search: Search;
+  /** In-app notifications: their list, unread count and delivery (the table's only writer). */
+  notifications: Notifications;
 }
 
 export interface Viewer {
@@ -63,6 +66,9 @@ export class SharedLoaders {
   #participant?: DataLoader<string, ParticipantRow | null>;
   #counts?: DataLoader<string, { participants: number; listeners: number }>;
   #stage?: DataLoader<string, ParticipantRow[]>;
+  #reminderCount?: DataLoader<string, number>;
+  #liveSpace?: DataLoader<string, SpaceRow | null>;
+  #upcomingHosted?: DataLoader<string, SpaceRow[]>;
 
   constructor(private readonly services: Services) {}
 
@@ -84,6 +90,18 @@ export class SharedLoaders {
   get stage() {
     return (this.#stage ??= new DataLoader((ids) => this.services.spaces.stages(ids)));
   }
+  /** Reminders set per space id. */
+  get reminderCount() {
+    return (this.#reminderCount ??= new DataLoader((ids) => this.services.spaces.reminderCounts(ids)));
+  }
+  /** By user id: the scheduled spaces they host, soonest first (at most 20). */
+  get upcomingHosted() {
+    return (this.#upcomingHosted ??= new DataLoader((ids) => this.services.spaces.hostedUpcoming(ids)));
+  }
+  /** By user id: the LIVE space they host or are on stage in. */
+  get liveSpace() {
+    return (this.#liveSpace ??= new DataLoader((ids) => this.services.spaces.liveSpacesOf(ids)));
+  }
 }
 
 export const createSharedLoaders = (services: Services) => new SharedLoaders(services);
@@ -96,6 +114,7 @@ export class Loaders {
   #viewerParticipant?: DataLoader<string, ParticipantRow | null>;
   #viewerFollows?: DataLoader<string, boolean>;
   #followsViewer?: DataLoader<string, boolean>;
+  #viewerHasReminder?: DataLoader<string, boolean>;
 
   constructor(
     private readonly services: Services,
@@ -117,6 +136,24 @@ export class Loaders {
   }
   get stage() {
     return this.shared.stage;
+  }
+  get reminderCount() {
+    return this.shared.reminderCount;
+  }
+  get liveSpace() {
+    return this.shared.liveSpace;
+  }
+  get upcomingHosted() {
+    return this.shared.upcomingHosted;
+  }
+  /** Whether the viewer set a reminder, by space id (false signed out). */
+  get viewerHasReminder() {
+    const { viewerId, services } = this;
+    return (this.#viewerHasReminder ??= new DataLoader(async (spaceIds) => {
+      if (!viewerId) return spaceIds.map(() => false);
+      const set = await services.spaces.remindedAmong(viewerId, spaceIds);
+      return spaceIds.map((id) => set.has(id));
+    }));
   }
   /** The viewer's present participation, by space id. */
   get viewerParticipant() {

@@ -43,7 +43,19 @@ export type Topics = {
   activity: [payload: ActivityPayload];
   /** A session was revoked: every socket authenticated with it closes, on every instance. */
   session: [payload: { sessionId: string; at: string }];
+  /** A new notification for one user (services/notifications.ts), by recipient id. */
+  notification: [userId: string, payload: NotificationPayload];
 };
+
+/** A notification as it travels: its row, with the time as an ISO string. */
+export interface NotificationPayload {
+  id: string;
+  userId: string;
+  kind: string;
+  actorId: string | null;
+  spaceId: string | null;
+  createdAt: string;
+}
 
 export interface ActivityPayload {
   userIds: string[];
@@ -59,7 +71,9 @@ export interface SpacesPubSub {
   publish(topic: 'space', spaceId: string, payload: SpaceEventPayload): void;
   publish(topic: 'activity', payload: Payload<'activity'>): void;
   publish(topic: 'session', payload: Payload<'session'>): void;
+  publish(topic: 'notification', userId: string, payload: NotificationPayload): void;
   subscribe(topic: 'space', spaceId: string): AsyncIterableIterator<SpaceEventPayload>;
+  subscribe(topic: 'notification', userId: string): AsyncIterableIterator<NotificationPayload>;
   subscribe(topic: 'activity'): AsyncIterableIterator<Payload<'activity'>>;
   /**
    * A callback run synchronously on each payload of a topic, as it is dispatched: for one

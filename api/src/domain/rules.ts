@@ -173,3 +173,181 @@ export const AUDIENCE_EVENT_THRESHOLD = 50;
 export const AUDIENCE_UPDATE_INTERVAL_MS = 1_000;
 /** How many of the listeners who joined an AUDIENCE_UPDATED names. */
 export const AUDIENCE_SAMPLE_SIZE = 5;
+
+// ---------------------------------------------------------------------------------------------
+// For the web client too (imported as `@spaces/api/rules`): pure, no server imports.
+
+/** The roles on stage, in stage order (host first); listeners are the audience. */
+export const STAGE_ROLES = ['HOST', 'CO_HOST', 'SPEAKER'] as const satisfies readonly Role[];
+/** Where a role sorts on stage: host, co-hosts, speakers, then listeners. */
+export const ROLE_ORDER: Readonly<Record<Role, number>> = { HOST: 0, CO_HOST: 1, SPEAKER: 2, LISTENER: 3 };
+
+/**
+ * Whom "mute all" mutes: speakers with an open mic. The host and co-hosts keep theirs (they run
+ * the space).
+ */
+export const mutedByMuteAll = (p: { role: Role; muted: boolean }): boolean => p.role === 'SPEAKER' && !p.muted;
+
+/** What a moderator may do to one participant, as a client offers it (the server still decides). */
+export interface ModerationChoices {
+  mute: boolean;
+  takeOffStage: boolean;
+  makeSpeaker: boolean;
+  makeCoHost: boolean;
+  inviteToSpeak: boolean;
+  remove: boolean;
+}
+
+/**
+ * The moderation choices `actor` has over `target`, by canModerate and canSetRole's rules:
+ * mute someone on stage with an open mic; take someone off stage; let a raised hand speak (or
+ * make a co-host a plain speaker: the host); make a co-host (the host); invite a listener who has
+ * not asked; remove.
+ */
+export function moderationChoices(
+  actor: Actor,
+  target: { userId: string; role: Role; muted: boolean; handRaised: boolean },
+): ModerationChoices {
+  const none: ModerationChoices = {
+    mute: false,
+    takeOffStage: false,
+    makeSpeaker: false,
+    makeCoHost: false,
+    inviteToSpeak: false,
+    remove: false,
+  };
+  if (!canModerate(actor, target).ok) return none;
+  const host = actor.role === 'HOST';
+  return {
+    mute: isOnStage(target.role) && !target.muted,
+    takeOffStage: isOnStage(target.role),
+    makeSpeaker: (target.role === 'LISTENER' && target.handRaised) || (host && target.role === 'CO_HOST'),
+    makeCoHost: host && target.role !== 'CO_HOST',
+    inviteToSpeak: target.role === 'LISTENER' && !target.handRaised,
+    remove: true,
+  };
+}
+
+/**
+ * Why a listener may not ask to speak, as a reason code the client puts into words (null: they
+ * may). Guests listen only; a removed person is not in the space; otherwise the policy decides.
+ */
+export type SpeakRefusal = 'GUEST' | 'REMOVED' | 'POLICY_FOLLOWING' | 'POLICY_INVITED';
+export function speakRefusal(f: { isGuest: boolean; removed: boolean; policy: SpeakerPolicy; eligible: boolean }): SpeakRefusal | null {
+  if (f.removed) return 'REMOVED';
+  if (f.isGuest) return 'GUEST';
+  if (f.eligible) return null;
+  return f.policy === 'INVITED' ? 'POLICY_INVITED' : f.policy === 'FOLLOWING' ? 'POLICY_FOLLOWING' : null;
+}
+
+/* ---- Scheduled spaces and reminders ---- */
+
+/** How far ahead a space may be scheduled when its time is changed (updateSpace). */
+export const SCHEDULE_MAX_AHEAD_DAYS = 30;
+/** How far ahead a followed account's scheduled space appears on the spaces bar. */
+export const BAR_SCHEDULED_WITHIN_MS = 24 * 3_600_000;
+
+/** What a host may change of a space in each state (updateSpace). */
+export interface SpaceUpdate {
+  title?: boolean;
+  scheduledFor?: boolean;
+  speakerPolicy?: boolean;
+}
+
+/**
+ * updateSpace: the host only; the title and speaker policy while SCHEDULED or LIVE, the start
+ * time only while SCHEDULED.
+ */
+export function canUpdateSpace(viewer: { isHost: boolean }, state: SpaceState, update: SpaceUpdate): Verdict {
+  if (!viewer.isHost) return deny('Only the host can edit this space.');
+  if (state === 'ENDED') return deny('This space has ended.', 'CONFLICT');
+  if (update.scheduledFor && state !== 'SCHEDULED') return deny('Only a scheduled space can be rescheduled.', 'CONFLICT');
+  return allow;
+}
+
+/** cancelSpace: the host only, and only a space that has not started. */
+export function canCancelSpace(viewer: { isHost: boolean }, state: SpaceState): Verdict {
+  if (!viewer.isHost) return deny('Only the host can cancel this space.');
+  if (state !== 'SCHEDULED') return deny(`This space is ${state.toLowerCase()}; only a scheduled space can be cancelled.`, 'CONFLICT');
+  return allow;
+}
+
+/** setReminder: anyone signed in, for a space that has not started (nor been cancelled). */
+export function canSetReminder(state: SpaceState): Verdict {
+  return state === 'SCHEDULED' ? allow : deny('Reminders are only for scheduled spaces.', 'CONFLICT');
+}
+
+/** A new start time for a scheduled space: in the future, at most SCHEDULE_MAX_AHEAD_DAYS ahead. */
+export function validateScheduledFor(when: Date, now = Date.now()): { ok: true } | { ok: false; reason: string } {
+  if (Number.isNaN(when.getTime())) return { ok: false, reason: 'not a valid time' };
+  if (when.getTime() <= now) return { ok: false, reason: 'must be in the future' };
+  if (when.getTime() > now + SCHEDULE_MAX_AHEAD_DAYS * 86_400_000)
+    return { ok: false, reason: `must be at most ${SCHEDULE_MAX_AHEAD_DAYS} days ahead` };
+  return { ok: true };
+}
+
+/* ---- Notifications ---- */
+
+export type NotificationKind = 'SPEAKER_INVITED' | 'HAND_RAISED' | 'SPACE_STARTED' | 'SPACE_REMINDER' | 'SPACE_CANCELLED';
+/** Notifications older than this are deleted by the janitor. */
+export const NOTIFICATION_RETENTION_DAYS = 30;
+
+// ---------------------------------------------------------------------------------------------
+// Guests: listener-only accounts for signed-out visitors (startGuestSession).
+
+/** A guest account's handle: `guest_` and 9 random characters (the handle format allows 15). */
+export const GUEST_HANDLE_PREFIX = 'guest_';
+/** How long a guest session lasts; the account goes once it has no session and is in no space. */
+export const GUEST_SESSION_TTL_MS = 24 * 3_600_000;
+/** The name a guest shows with (in the audience). */
+export const GUEST_DISPLAY_NAME = 'Guest';
+
+/**
+ * The root fields a guest may use: every query; these mutations (listen, never speak; leave;
+ * sign in or up, which replaces the guest session; sign out); the space's own events.
+ */
+export const GUEST_MUTATIONS = [
+  'joinSpace',
+  'leaveSpace',
+  'listenAudio',
+  'answerAudio',
+  'disconnectAudio',
+  'signIn',
+  'signUp',
+  'signOut',
+] as const;
+export const GUEST_SUBSCRIPTIONS = ['spaceEvents'] as const;
+/** Root fields a guest must not use that have a listener's counterpart (code CONFLICT, useInstead). */
+export const GUEST_USE_INSTEAD: Readonly<Record<string, string>> = { connectAudio: 'listenAudio' };
+
+export type GuestVerdict =
+  | { ok: true }
+  | { ok: false; code: 'FORBIDDEN'; reason: 'GUEST'; message: string }
+  | { ok: false; code: 'CONFLICT'; useInstead: string; message: string };
+
+/** Whether a guest may use the root field `field` of the operation kind `operation`. */
+export function guestMayUse(operation: 'query' | 'mutation' | 'subscription', field: string): GuestVerdict {
+  if (operation === 'query') return { ok: true };
+  const allowed: readonly string[] = operation === 'mutation' ? GUEST_MUTATIONS : GUEST_SUBSCRIPTIONS;
+  if (allowed.includes(field)) return { ok: true };
+  const instead = GUEST_USE_INSTEAD[field];
+  if (instead)
+    return { ok: false, code: 'CONFLICT', useInstead: instead, message: `Guests only listen: use ${instead} instead.` };
+  return { ok: false, code: 'FORBIDDEN', reason: 'GUEST', message: 'Guests can only listen: sign in or create an account to do that.' };
+}
+
+/** What others may never do to a guest: follow them, invite them to speak, or put them on stage. */
+export type GuestTargetAction = 'follow' | 'invite' | 'stage';
+
+/** Whether `action` may target a user; guests are never followed, invited or on stage. */
+export function canTarget(target: { isGuest: boolean }, action: GuestTargetAction): Verdict {
+  if (!target.isGuest) return allow;
+  const what = action === 'follow' ? 'followed' : action === 'invite' ? 'invited to speak' : 'put on stage';
+  return deny(`Guests cannot be ${what}.`);
+}
+
+/** Telling raised hands that a host saw them (markHandsSeen): the host and co-hosts. */
+export function canMarkHandsSeen(role: Role | null): Verdict {
+  if (role === null) return deny('Join the space first.', 'CONFLICT');
+  return isModerator(role) ? allow : deny('Only the host and co-hosts can do this.');
+}

@@ -1,7 +1,7 @@
 import { badInput } from '../errors.ts';
 
 /** Global ids are base64url("Type:uuid"): opaque to clients, typed for `node(id:)`. */
-export type NodeType = 'User' | 'Space' | 'Participant';
+export type NodeType = 'User' | 'Space' | 'Participant' | 'Notification';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -14,7 +14,7 @@ export function parseGlobalId(globalId: string): { type: NodeType; id: string } 
   const decoded = Buffer.from(globalId, 'base64url').toString('utf8');
   const [type, id, extra] = decoded.split(':');
   if (extra !== undefined || !id || !UUID.test(id)) return null;
-  if (type !== 'User' && type !== 'Space' && type !== 'Participant') return null;
+  if (type !== 'User' && type !== 'Space' && type !== 'Participant' && type !== 'Notification') return null;
   return { type, id };
 }
 

@@ -1,6 +1,8 @@
 import { builder } from '../builder.ts';
 import type { UserRow } from '../services/accounts.ts';
 import { User } from './user.ts';
+import { conflict } from '../errors.ts';
+import type { Context } from '../context.ts';
 
 const AuthPayload = builder.objectRef<{ token: string; user: UserRow }>('AuthPayload').implement({
   description: 'A new session.',
@@ -27,6 +29,16 @@ const SignInInput = builder.inputType('SignInInput', {
   }),
 });
 
+/**
+ * Signing in or up from a guest session replaces it: the guest session ends and the guest leaves
+ * their spaces, as on signOut (the janitor then deletes the unused guest account).
+ */
+async function endGuestSession(ctx: Context): Promise<void> {
+  if (!ctx.viewer?.isGuest || !ctx.sessionId) return;
+  await ctx.services.accounts.revokeSession(ctx.sessionId);
+  await ctx.services.spaces.leaveEverywhere(ctx.viewer.id);
+}
+
 builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayload,
@@ -36,6 +48,7 @@ builder.mutationFields((t) => ({
       await ctx.services.limits.signUp(ctx.clientKey);
       const result = await ctx.services.accounts.signUp(input);
       await ctx.services.limits.signedUp(result.user.handle, ctx.clientKey);
+      await endGuestSession(ctx);
       ctx.setSessionCookie(result.token);
       return result;
     },
@@ -49,6 +62,19 @@ builder.mutationFields((t) => ({
       const result = await ctx.services.limits.signIn(input.handle, ctx.clientKey, () =>
         ctx.services.accounts.signIn(input.handle, input.password),
       );
+      await endGuestSession(ctx);
+      ctx.setSessionCookie(result.token);
+      return result;
+    },
+  }),
+  startGuestSession: t.field({
+    type: AuthPayload,
+    description:
+      'Signed out only: a listener-only guest account and its session (cookie set as by signIn, token returned). RATE_LIMITED per client (10 an hour). Guests may read, joinSpace (as LISTENER), leaveSpace, listenAudio/answerAudio/disconnectAudio, subscribe to spaceEvents, signIn/signUp/signOut; everything else is FORBIDDEN with extensions.reason GUEST.',
+    resolve: async (_root, _args, ctx) => {
+      if (ctx.viewer) throw conflict('Already signed in: sign out first.');
+      await ctx.services.limits.guestSession(ctx.clientKey);
+      const result = await ctx.services.accounts.startGuest();
       ctx.setSessionCookie(result.token);
       return result;
     },

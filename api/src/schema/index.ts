@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from '../builder.ts';
+import { withGuestLimits } from '../plugins/useGuestLimits.ts';
 import './node.ts';
 import './user.ts';
 import './auth.ts';
@@ -9,8 +10,10 @@ import './space-event.ts';
 import './audio.ts';
 import './ice.ts';
 import './search.ts';
+import './notification.ts';
 
-export const schema = builder.toSchema();
+// Guests (listener-only accounts) are limited at the root fields: plugins/useGuestLimits.ts.
+export const schema = withGuestLimits(builder.toSchema());
 
 /** The served schema as SDL, sorted so the printed file diffs cleanly. */
 export const printedSchema = () => printSchema(lexicographicSortSchema(schema)) + '\n';

@@ -4,6 +4,7 @@ import type { ParticipantRow } from '../services/spaces/index.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 import { User } from './user.ts';
+import { expectId } from '../lib/ids.ts';
 import { Space } from './space.ts';
 
 export const ParticipantRole = builder.enumType('ParticipantRole', {
@@ -33,6 +34,10 @@ Participant.implement({
       resolve: (p) => p.leftAt !== null || effectiveMuted(p.role as Role, p.muted),
     }),
     handRaised: t.exposeBoolean('handRaised', { description: 'Raised hand: asked the hosts for the mic.' }),
+    handSeen: t.boolean({
+      description: 'A host or co-host saw the raised hand (markHandsSeen); false again once the hand is lowered or the participant goes on stage.',
+      resolve: (p) => p.handRaised && p.handSeen,
+    }),
     speaking: t.exposeBoolean('speaking', { description: 'Voice activity as the mixer detects it.' }),
     audioConnected: t.exposeBoolean('audioConnected', { description: 'Connected to the audio mixer right now.' }),
     joinedAt: t.field({ type: 'DateTime', resolve: (p) => p.joinedAt }),
@@ -42,3 +47,13 @@ Participant.implement({
     }),
   }),
 });
+
+builder.mutationFields((t) => ({
+  markHandsSeen: t.int({
+    description:
+      'Host or co-host: tell the people whose hands are raised that a host saw them (Participant.handSeen). Returns how many.',
+    authScopes: { signedIn: true },
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.spaces.markHandsSeen(ctx.viewer!.id, expectId('spaceId', String(args.spaceId), 'Space')),
+  }),
+}));

@@ -46,6 +46,7 @@ describe('viewer-dependent fields', () => {
       'Space.invitedSpeakers',
       'Space.recap',
       'Space.viewerCanSpeak',
+      'Space.viewerHasReminder',
       'Space.viewerParticipant',
       'Space.viewerRemoved',
       'User.followsViewer',

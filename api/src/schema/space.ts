@@ -1,5 +1,5 @@
 import { builder } from '../builder.ts';
-import { canSeeRecap, isModerator, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
+import { canSeeRecap, isModerator, SCHEDULE_MAX_AHEAD_DAYS, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
 import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceRow } from '../services/spaces/index.ts';
@@ -128,11 +128,34 @@ Space.implement({
       resolve: (s, _a, ctx) =>
         canSeeRecap({ isHost: ctx.viewer?.id === s.hostId }, s.state) ? ctx.services.spaces.recaps.of(s) : null,
     }),
+    cancelled: t.exposeBoolean('cancelled', { description: 'A scheduled space its host cancelled (its state is ENDED).' }),
+    viewerHasReminder: t.boolean({
+      extensions: VIEWER_DEPENDENT,
+      description: 'Whether the viewer set a reminder for this space (setReminder); false signed out.',
+      resolve: (s, _a, ctx) => ctx.loaders.viewerHasReminder.load(s.id),
+    }),
+    reminderCount: t.int({
+      description: 'How many people set a reminder for this space.',
+      resolve: (s, _a, ctx) => ctx.loaders.reminderCount.load(s.id),
+    }),
     viewerCanSpeak: t.boolean({
       extensions: VIEWER_DEPENDENT,
-      description: 'Whether the speaker policy lets the viewer ask for, or accept, the mic right now.',
-      resolve: (s, _a, ctx) => ctx.services.spaces.viewerCanSpeak(s, ctx.viewer?.id ?? null),
+      description:
+        'Whether the speaker policy lets the viewer ask for, or accept, the mic right now (never for a guest: guests listen only).',
+      resolve: (s, _a, ctx) => (ctx.viewer?.isGuest ? false : ctx.services.spaces.viewerCanSpeak(s, ctx.viewer?.id ?? null)),
     }),
+  }),
+});
+
+const UpdateSpaceInput = builder.inputType('UpdateSpaceInput', {
+  description: 'What to change of a space; a field left out (or null) stays as it is.',
+  fields: (t) => ({
+    title: t.string({ description: '1–100 characters. While SCHEDULED or LIVE.' }),
+    scheduledFor: t.field({
+      type: 'DateTime',
+      description: `The new start time: in the future, at most ${SCHEDULE_MAX_AHEAD_DAYS} days ahead. Only while SCHEDULED.`,
+    }),
+    speakerPolicy: t.field({ type: SpeakerPolicy, description: 'As setSpeakerPolicy. While SCHEDULED or LIVE.' }),
   }),
 });
 
@@ -167,10 +190,17 @@ builder.queryFields((t) => ({
     args: { first: t.arg.int(), after: t.arg.string() },
     resolve: (_r, args, ctx) => ctx.services.spaces.listLive(pageSize(args.first), args.after),
   }),
+  upcomingSpaces: t.field({
+    type: SpaceConnection,
+    description:
+      'Scheduled spaces (not cancelled), soonest first: signed in, the viewer\'s own and those of people they follow; signed out, all. `first` defaults to 20, at most 100.',
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: (_r, args, ctx) => ctx.services.spaces.listUpcoming(ctx.viewer?.id ?? null, pageSize(args.first), args.after),
+  }),
   spacesBar: t.field({
     type: [Space],
     description:
-      'The bar at the top of the home screen: live spaces hosted by, or with on stage, accounts the viewer follows.',
+      'The bar at the top of the home screen: live spaces hosted by, or with on stage, accounts the viewer follows (most listened first); then the scheduled spaces those accounts host that start within the next 24 hours (soonest first). Empty signed out.',
     resolve: (_r, _a, ctx) => (ctx.viewer ? ctx.services.spaces.spacesBar(ctx.viewer.id) : []),
   }),
 }));
@@ -196,6 +226,41 @@ builder.mutationFields((t) => ({
     description: 'Host only: SCHEDULED -> LIVE.',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.start(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  updateSpace: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description:
+      `Host only. title and speakerPolicy while SCHEDULED or LIVE; scheduledFor only while SCHEDULED (in the future, at most ${SCHEDULE_MAX_AHEAD_DAYS} days ahead; BAD_USER_INPUT with extensions.field). FORBIDDEN for others, CONFLICT when ended (or rescheduling a space that started). SPACE_UPDATED is sent.`,
+    args: { spaceId: t.arg.id({ required: true }), input: t.arg({ type: UpdateSpaceInput, required: true }) },
+    resolve: (_r, { spaceId, input }, ctx) =>
+      ctx.services.spaces.update(viewerId(ctx), spaceIdArg(spaceId), {
+        title: input.title ?? undefined,
+        scheduledFor: input.scheduledFor ?? undefined,
+        speakerPolicy: (input.speakerPolicy as Policy | null | undefined) ?? undefined,
+      }),
+  }),
+  cancelSpace: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description:
+      'Host only (FORBIDDEN otherwise), SCHEDULED only (CONFLICT otherwise): the space becomes ENDED with cancelled = true; people with a reminder get SPACE_CANCELLED.',
+    args: { spaceId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.spaces.cancel(viewerId(ctx), spaceIdArg(args.spaceId)),
+  }),
+  setReminder: t.field({
+    type: Space,
+    authScopes: signedIn,
+    description:
+      'Set (on: true) or clear a reminder for a SCHEDULED space (CONFLICT otherwise). Idempotent. When it starts, the viewer gets a SPACE_REMINDER notification (and SPACE_CANCELLED if the host cancels it). RATE_LIMITED past 60 a minute (as follow).',
+    args: { spaceId: t.arg.id({ required: true }), on: t.arg.boolean({ required: true, defaultValue: true }) },
+    resolve: async (_r, args, ctx) => {
+      await ctx.services.limits.user('setReminder', viewerId(ctx));
+      const space = await ctx.services.spaces.setReminder(viewerId(ctx), spaceIdArg(args.spaceId), args.on);
+      ctx.loaders.viewerHasReminder.clear(space.id);
+      ctx.loaders.reminderCount.clear(space.id);
+      return space;
+    },
   }),
   endSpace: t.field({
     type: Space,

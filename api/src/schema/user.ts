@@ -10,6 +10,7 @@ import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 import { AVATAR_SIZES, BIO_MAX_CHARS } from '../services/profiles.ts';
+import { Space, SpaceConnection } from './space.ts';
 
 export const User = builder.objectRef<UserRow>('User');
 
@@ -44,6 +45,9 @@ User.implement({
       args: { size: t.arg({ type: AvatarSizeEnum, defaultValue: 'LARGE', required: true, description: 'Which rendition; LARGE when left out.' }) },
       resolve: (user, args, ctx) => ctx.services.profiles.avatarUrl(user, args.size),
     }),
+    isGuest: t.exposeBoolean('isGuest', {
+      description: 'A listener-only guest account (startGuestSession), shown as "Guest"; it cannot be followed, invited or put on stage.',
+    }),
     followerCount: t.exposeInt('followerCount', { description: 'How many accounts follow this user.' }),
     followingCount: t.exposeInt('followingCount', { description: 'How many accounts this user follows.' }),
     viewerFollows: t.boolean({
@@ -55,6 +59,23 @@ User.implement({
       extensions: VIEWER_DEPENDENT,
       description: 'Whether this user follows the signed-in viewer.',
       resolve: (user, _args, ctx) => ctx.loaders.followsViewer.load(user.id),
+    }),
+    liveSpace: t.field({
+      type: Space,
+      nullable: true,
+      description: 'The LIVE space they host or are on stage in (host, co-host or speaker), else null: drives the live ring on their avatar.',
+      resolve: (user, _args, ctx) => ctx.loaders.liveSpace.load(user.id),
+    }),
+    upcomingSpaces: t.field({
+      type: [Space],
+      description: 'The SCHEDULED spaces they host (not cancelled), soonest first, at most 20.',
+      resolve: (user, _args, ctx) => ctx.loaders.upcomingHosted.load(user.id),
+    }),
+    recentSpaces: t.field({
+      type: SpaceConnection,
+      description: 'The spaces they hosted that have ended (cancelled ones left out), newest first. `first` defaults to 20, at most 100.',
+      args: { first: t.arg.int(), after: t.arg.string() },
+      resolve: (user, args, ctx) => ctx.services.spaces.listRecent(user.id, pageSize(args.first), args.after),
     }),
     followers: t.field({
       type: UserConnection,

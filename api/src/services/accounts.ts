@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import { sessions, users, type Database } from '@spaces/db';
+import { participants, sessions, users, type Database } from '@spaces/db';
 import { cleanLine } from '../domain/text.ts';
+import { GUEST_DISPLAY_NAME, GUEST_HANDLE_PREFIX, GUEST_SESSION_TTL_MS } from '../domain/rules.ts';
 import { appError, badInput, conflict, isUniqueViolation } from '../errors.ts';
 
 export type UserRow = typeof users.$inferSelect;
@@ -23,6 +24,7 @@ export function validateSignUp(input: SignUpInput): SignUpInput {
   const handle = input.handle.trim();
   if (!HANDLE.test(handle))
     throw badInput('handle', 'must be 3–15 characters: letters, digits or underscore');
+  if (handle.toLowerCase().startsWith(GUEST_HANDLE_PREFIX)) throw badInput('handle', `"${GUEST_HANDLE_PREFIX}" handles are kept for guests`);
   const name = cleanLine(input.displayName, { max: 50 });
   if (!name.ok) throw badInput('displayName', name.reason);
   const displayName = name.text;
@@ -30,6 +32,15 @@ export function validateSignUp(input: SignUpInput): SignUpInput {
   if (input.password.length > 256) throw badInput('password', 'must be at most 256 characters');
   return { handle, displayName, password: input.password };
 }
+
+/**
+ * Stored as a guest's password hash: not a PHC string, so no password verifies against it (and
+ * signIn never tries: guests are refused before verifying).
+ */
+const NO_PASSWORD = '!guest';
+/** 9 characters of [a-z2-7] (base32): the handle stays within 15 characters. */
+const guestHandle = () =>
+  GUEST_HANDLE_PREFIX + Array.from(randomBytes(9), (b) => 'abcdefghijklmnopqrstuvwxyz234567'[b & 31]).join('');
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -65,20 +76,75 @@ export class Accounts {
       .from(users)
       .where(eq(sql`lower(${users.handle})`, handle.trim().toLowerCase()))
       .limit(1);
-    const ok = await argon2Verify(user?.passwordHash ?? (await DUMMY_HASH), password.slice(0, 256));
+    // A guest has no password: verified against the dummy as for an unknown handle.
+    const known = user && !user.isGuest ? user : undefined;
+    const ok = await argon2Verify(known?.passwordHash ?? (await DUMMY_HASH), password.slice(0, 256));
     // UNAUTHENTICATED as the contract says, with a reason clients can tell apart from "sign in
     // first" / an expired session without reading the message.
-    if (!user || !ok)
+    if (!known || !ok)
       throw appError('UNAUTHENTICATED', 'Wrong handle or password. Check both and try again.', { reason: 'WRONG_CREDENTIALS' });
-    return { user, token: await this.createSession(user.id) };
+    return { user: known, token: await this.createSession(known.id) };
   }
 
-  async createSession(userId: string): Promise<string> {
+  /**
+   * A listener-only guest account (random `guest_…` handle, shown as "Guest", no password) and
+   * its session of GUEST_SESSION_TTL_MS, made together so the janitor never sees one without
+   * the other.
+   */
+  async startGuest(): Promise<{ user: UserRow; token: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.transaction(async (tx) => {
+          const [user] = (await tx
+            .insert(users)
+            .values({ handle: guestHandle(), displayName: GUEST_DISPLAY_NAME, passwordHash: NO_PASSWORD, isGuest: true })
+            .returning()) as [UserRow];
+          return { user, token: await this.createSession(user.id, GUEST_SESSION_TTL_MS, tx) };
+        });
+      } catch (error) {
+        // 45 bits of handle: a clash is rare; try another.
+        if (!isUniqueViolation(error) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  #lastGuestSweep = 0;
+
+  /**
+   * deleteStaleGuests at most once per `everyMs` (the app's janitor ticks far more often; the
+   * query scans the users table, having no index on is_guest). Resolves to how many went.
+   */
+  async sweepStaleGuests(everyMs = 60_000, now = Date.now()): Promise<number> {
+    if (now - this.#lastGuestSweep < everyMs) return 0;
+    this.#lastGuestSweep = now;
+    return this.deleteStaleGuests(new Date(now));
+  }
+
+  /**
+   * The guest janitor: deletes guest accounts that are in no space and have no usable session
+   * left or are older than a guest session (their participations and sessions go with them).
+   */
+  async deleteStaleGuests(now = new Date()): Promise<number> {
+    const dayAgo = new Date(now.getTime() - GUEST_SESSION_TTL_MS);
+    const deleted = await this.db
+      .delete(users)
+      .where(
+        and(
+          eq(users.isGuest, true),
+          sql`not exists (select 1 from ${participants} where ${participants.userId} = ${users.id} and ${participants.leftAt} is null)`,
+          sql`(${users.createdAt} < ${dayAgo.toISOString()}::timestamptz or not exists (select 1 from ${sessions} where ${sessions.userId} = ${users.id} and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.toISOString()}::timestamptz))`,
+        ),
+      )
+      .returning({ id: users.id });
+    return deleted.length;
+  }
+
+  async createSession(userId: string, ttlMs = this.sessionTtlMs, db: Pick<Database, 'insert'> = this.db): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    await this.db.insert(sessions).values({
+    await db.insert(sessions).values({
       userId,
       tokenHash: hashToken(token),
-      expiresAt: new Date(Date.now() + this.sessionTtlMs),
+      expiresAt: new Date(Date.now() + ttlMs),
     });
     return token;
   }

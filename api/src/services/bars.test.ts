@@ -43,11 +43,13 @@ function world() {
     else live.delete(u);
     bus.pubsub.publish('activity', { userIds: [u], at: '' });
   };
+  /** In the bar from now on, without an activity event (as a scheduled space entering the window). */
+  const goLiveQuietly = (u: string) => live.add(u);
   const reset = () => {
     calls.bar.length = 0;
     calls.followees.length = 0;
   };
-  return { bars, calls, follow, goLive, reset, following, fail: (e: Error) => (failNext = e) };
+  return { bars, calls, follow, goLive, goLiveQuietly, reset, following, fail: (e: Error) => (failNext = e) };
 }
 
 /** Collects what a bar stream yields. */
@@ -157,5 +159,31 @@ describe('SpacesBars', () => {
     await tick();
     expect((v.error() as Error)?.message).toBe('database gone');
     expect(w.bars.size).toEqual({ viewers: 0, streams: 0 });
+  });
+});
+
+describe('SpacesBars.watchScheduleWindow', () => {
+  it("treats hosts whose scheduled spaces came within the bar's window as activity, looking at each moment once", async () => {
+    const w = world();
+    w.following.set('v', new Set(['h']));
+    const v = collect(w.bars.subscribe('v'));
+    await tick();
+    const windows: [number, number][] = [];
+    let entering: string[] = [];
+    w.bars.watchScheduleWindow(async (from, to) => {
+      windows.push([from.getTime(), to.getTime()]);
+      const hosts = entering;
+      entering = [];
+      return hosts;
+    }, 10);
+    // The space comes within the window: the bar is queried again and shows it.
+    w.goLiveQuietly('h');
+    entering = ['h', 'stranger'];
+    await new Promise((r) => setTimeout(r, 60));
+    w.bars.close();
+    expect(v.seen).toEqual([[], ['s-h']]);
+    expect(windows.length).toBeGreaterThan(1);
+    // Consecutive looks cover adjacent intervals: nothing is skipped or seen twice.
+    for (let i = 1; i < windows.length; i++) expect(windows[i]![0]).toBe(windows[i - 1]![1]);
   });
 });

@@ -1,9 +1,15 @@
+import { BAR_SCHEDULED_WITHIN_MS } from '../domain/rules.ts';
 import type { ActivityPayload, SpacesPubSub } from '../pubsub.ts';
 import type { Follows } from './follows.ts';
 import type { SpaceRow, Spaces } from './spaces/index.ts';
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
-const keyOf = (bar: SpaceRow[]) => bar.map((s) => s.id).join(',');
+/**
+ * What a bar shows of each space: a new title, state or start time (a scheduled space edited or
+ * started) is a new bar to send, as is a new set or order of spaces.
+ */
+const keyOf = (bar: SpaceRow[]) =>
+  bar.map((s) => `${s.id}/${s.state}/${s.scheduledFor?.getTime() ?? ''}/${s.title}`).join('\n');
 
 /**
  * One `spacesBar` subscription: its viewer's bar whenever it differs from the last one handed
@@ -102,6 +108,7 @@ export class SpacesBars {
   readonly #viewers = new Map<string, Viewer>();
   readonly #byFollowee = new Map<string, Set<Viewer>>();
   #unlisten: (() => void) | null = null;
+  #windowTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly pubsub: SpacesPubSub,
@@ -132,7 +139,36 @@ export class SpacesBars {
     return { viewers: this.#viewers.size, streams };
   }
 
+  /**
+   * A scheduled space enters the bar when it comes within BAR_SCHEDULED_WITHIN_MS of its start:
+   * no change makes an event for that, so every `everyMs` the hosts whose spaces came within the
+   * window since the last look (`hostsEntering`, one indexed query) count as activity.
+   */
+  watchScheduleWindow(hostsEntering: (from: Date, to: Date) => Promise<string[]>, everyMs = 60_000): void {
+    let last = Date.now();
+    let looking = false;
+    this.#windowTimer = setInterval(() => {
+      if (looking) return;
+      const now = Date.now();
+      if (this.#viewers.size === 0) {
+        last = now;
+        return;
+      }
+      looking = true;
+      hostsEntering(new Date(last + BAR_SCHEDULED_WITHIN_MS), new Date(now + BAR_SCHEDULED_WITHIN_MS))
+        .then((hostIds) => {
+          last = now;
+          if (hostIds.length > 0) this.#onActivity({ userIds: hostIds, at: new Date(now).toISOString() });
+        })
+        .catch((error) => console.error('[bars] scheduled spaces entering the bar', error))
+        .finally(() => (looking = false));
+    }, everyMs);
+    this.#windowTimer.unref();
+  }
+
   close() {
+    if (this.#windowTimer) clearInterval(this.#windowTimer);
+    this.#windowTimer = null;
     this.#unlisten?.();
     this.#unlisten = null;
     for (const viewer of [...this.#viewers.values()]) for (const stream of [...viewer.streams]) void stream.return();

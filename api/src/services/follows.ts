@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { follows, users, type Database } from '@spaces/db';
-import { badInput } from '../errors.ts';
+import { canTarget } from '../domain/rules.ts';
+import { appError, badInput } from '../errors.ts';
 import { decodeCursor, toPage } from '../lib/pagination.ts';
 import type { UserRow } from './accounts.ts';
 
@@ -15,6 +16,9 @@ export class Follows {
   async follow(followerId: string, followeeId: string): Promise<boolean> {
     if (followerId === followeeId) throw badInput('userId', 'you cannot follow yourself');
     return this.db.transaction(async (tx) => {
+      const [followee] = await tx.select({ isGuest: users.isGuest }).from(users).where(eq(users.id, followeeId));
+      const verdict = canTarget(followee ?? { isGuest: false }, 'follow');
+      if (!verdict.ok) throw appError(verdict.code, verdict.reason, { reason: 'GUEST' });
       const inserted = await tx
         .insert(follows)
         .values({ followerId, followeeId })

@@ -25,6 +25,14 @@ describe('Limits (memory store)', () => {
     await expect(limits.user('follow', 'u2')).resolves.toBeUndefined();
   });
 
+  it('guest sessions: 10 an hour per client by default', async () => {
+    const limits = new Limits(memoryLimiterStore(), DEFAULT_RATE_LIMITS);
+    expect(DEFAULT_RATE_LIMITS.guestSessionsPerHourPerClient).toBe(10);
+    for (let i = 0; i < 10; i++) expect(await codeOf(limits.guestSession('c1'))).toBe('OK');
+    expect(await codeOf(limits.guestSession('c1'))).toBe('RATE_LIMITED');
+    expect(await codeOf(limits.guestSession('c2'))).toBe('OK');
+  });
+
   it('a known client keeps signing in while the handle is throttled for everyone else', async () => {
     const limits = new Limits(memoryLimiterStore(), {
       ...DEFAULT_RATE_LIMITS,

@@ -4,7 +4,7 @@ import { REACTION_RATE } from '../domain/rules.ts';
 import type { Limiter, LimiterStore } from '../lib/rate-limit.ts';
 
 /** The per-user limits of mutations that make events or mixer work. */
-export type UserAction = 'connectAudio' | 'requestToSpeak' | 'joinLeave' | 'follow';
+export type UserAction = 'connectAudio' | 'requestToSpeak' | 'joinLeave' | 'follow' | 'setReminder';
 
 /**
  * Every abuse limit of the API, on one store shared by all instances (see lib/rate-limit.ts).
@@ -12,6 +12,7 @@ export type UserAction = 'connectAudio' | 'requestToSpeak' | 'joinLeave' | 'foll
  */
 export class Limits {
   private readonly signUpByClient: Limiter;
+  private readonly guestSessionByClient: Limiter;
   private readonly signInByClient: Limiter;
   private readonly signInByHandleAndClient: Limiter;
   private readonly signInByHandle: Limiter;
@@ -26,6 +27,10 @@ export class Limits {
   ) {
     const perMinute = (points: number) => ({ points, durationSeconds: 60 });
     this.signUpByClient = store.limiter('signup:client', { points: config.signUpPerHourPerClient, durationSeconds: 3600 });
+    this.guestSessionByClient = store.limiter('guest:client', {
+      points: config.guestSessionsPerHourPerClient,
+      durationSeconds: 3600,
+    });
     this.signInByClient = store.limiter('signin:client', perMinute(config.signInPerMinutePerClient));
     this.signInByHandleAndClient = store.limiter('signin:handle+client', perMinute(config.signInPerMinutePerHandleAndClient));
     this.signInByHandle = store.limiter('signin:handle', perMinute(config.signInPerMinutePerHandle));
@@ -35,6 +40,8 @@ export class Limits {
       requestToSpeak: store.limiter('user:requestToSpeak', perMinute(config.requestToSpeakPerMinutePerUser)),
       joinLeave: store.limiter('user:joinLeave', perMinute(config.joinLeavePerMinutePerUser)),
       follow: store.limiter('user:follow', perMinute(config.followPerMinutePerUser)),
+      // Setting and clearing reminders, as cheap to flood as following: the same allowance.
+      setReminder: store.limiter('user:setReminder', perMinute(config.followPerMinutePerUser)),
     };
     this.reaction = store.limiter('user:reaction', {
       points: REACTION_RATE.limit,
@@ -50,6 +57,11 @@ export class Limits {
   /** Counts a sign-up attempt from client; on success call `signedUp`. */
   async signUp(client: string): Promise<void> {
     await this.signUpByClient.hit(client);
+  }
+
+  /** Counts a startGuestSession from client (each makes an account): RATE_LIMITED past the limit. */
+  async guestSession(client: string): Promise<void> {
+    await this.guestSessionByClient.hit(client);
   }
 
   /**

@@ -84,7 +84,7 @@ export class Search {
     const rows = await this.fuzzily((db) => db
       .select({ user: users, rank: rank.mapWith(Number) })
       .from(users)
-      .where(and(matches, afterCursor))
+      .where(and(matches, afterCursor, eq(users.isGuest, false)))
       .orderBy(asc(rank), desc(users.followerCount), asc(users.id))
       .limit(first + 1));
     const page = toPage(rows, first, (r) => [r.rank, r.user.followerCount, r.user.id]);
@@ -170,6 +170,7 @@ export class Search {
       const rows = await this.db
         .select()
         .from(users)
+        .where(eq(users.isGuest, false))
         .orderBy(desc(users.followerCount), desc(users.createdAt), asc(users.id))
         .limit(first);
       return rows.map((user) => ({ user, followedByFollowingCount: 0, followedByIds: [] }));
@@ -192,6 +193,7 @@ export class Search {
       .where(
         and(
           ne(users.id, viewerId),
+          eq(users.isGuest, false),
           notExists(
             this.db
               .select({ one: sql`1` })

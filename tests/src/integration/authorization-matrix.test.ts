@@ -140,6 +140,30 @@ const OPS: Op[] = [
     expect: (a) => (a === 'signedOut' ? 'UNAUTHENTICATED' : 'FORBIDDEN'),
   },
   { name: 'react', query: Q.react, vars: (s) => ({ s, e: '🔥' }), expect: (a) => outside(a) ?? 'OK' },
+  {
+    name: 'updateSpace title (live)',
+    query: `mutation($s: ID!) { updateSpace(spaceId: $s, input: { title: "Renamed" }) { id } }`,
+    vars: (s) => ({ s }),
+    expect: (a) => hostOnly(a),
+  },
+  {
+    name: 'updateSpace scheduledFor (live)',
+    query: `mutation($s: ID!, $when: DateTime!) { updateSpace(spaceId: $s, input: { scheduledFor: $when }) { id } }`,
+    vars: (s) => ({ s, when: new Date(Date.now() + 3_600_000).toISOString() }),
+    expect: (a) => hostOnly(a, 'CONFLICT'),
+  },
+  {
+    name: 'cancelSpace (live)',
+    query: `mutation($s: ID!) { cancelSpace(spaceId: $s) { id } }`,
+    vars: (s) => ({ s }),
+    expect: (a) => hostOnly(a, 'CONFLICT'),
+  },
+  {
+    name: 'setReminder (live)',
+    query: `mutation($s: ID!) { setReminder(spaceId: $s, on: true) { id } }`,
+    vars: (s) => ({ s }),
+    expect: (a) => (a === 'signedOut' ? 'UNAUTHENTICATED' : 'CONFLICT'),
+  },
 ];
 
 const POLICIES: Policy[] = ['EVERYONE', 'FOLLOWING', 'INVITED'];

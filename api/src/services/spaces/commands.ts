@@ -1,9 +1,15 @@
-import { and, eq, isNull, or, sql } from 'drizzle-orm';
-import { participants, spaceBans, spaces, speakerInvites, users, type Database } from '@spaces/db';
+import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { participants, spaceBans, spaceReminders, spaces, speakerInvites, users, type Database } from '@spaces/db';
 import { appError, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.ts';
 import {
   AUDIENCE_EVENT_THRESHOLD,
+  canCancelSpace,
+  canSetReminder,
+  canUpdateSpace,
+  validateScheduledFor,
+  canMarkHandsSeen,
   canModerate,
+  canTarget,
   canRequestToSpeak,
   canSetRole,
   canUnmute,
@@ -30,8 +36,13 @@ function enforce(verdict: Verdict): void {
   if (!verdict.ok) throw appError(verdict.code, verdict.reason);
 }
 
+/** A rule about guests (canTarget) broken: FORBIDDEN with `extensions.reason: "GUEST"`. */
+function enforceGuest(verdict: Verdict): void {
+  if (!verdict.ok) throw appError(verdict.code, verdict.reason, { reason: 'GUEST' });
+}
+
 /** The columns of a participant that commands write (presence and audio have their own modules). */
-type ParticipantFields = Partial<Pick<ParticipantRow, 'role' | 'muted' | 'handRaised'>>;
+type ParticipantFields = Partial<Pick<ParticipantRow, 'role' | 'muted' | 'handRaised' | 'handSeen'>>;
 
 /**
  * Spaces, participants, invitations and bans: reads (SpaceReads) and the commands that change
@@ -74,8 +85,9 @@ export class Spaces extends SpaceReads {
   }
 
   private async requireUser(tx: Tx, userId: string) {
-    const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
+    const [user] = await tx.select({ id: users.id, isGuest: users.isGuest }).from(users).where(eq(users.id, userId));
     if (!user) throw notFound('No such user.');
+    return user;
   }
 
   private async stageCounts(tx: Tx, spaceId: string) {
@@ -89,9 +101,13 @@ export class Spaces extends SpaceReads {
     return { coHosts: row?.coHosts ?? 0, speakers: row?.speakers ?? 0 };
   }
 
-  /** Writes a participant's fields and records the change (event, stage activity, room). */
+  /**
+   * Writes a participant's fields and records the change (event, stage activity, room). A hand
+   * raised or lowered (going on stage lowers it) is not seen by a host yet: handSeen resets.
+   */
   private async updateParticipant(tx: Tx, fx: Effects, before: ParticipantRow, values: ParticipantFields): Promise<ParticipantRow> {
-    const [row] = await tx.update(participants).set(values).where(eq(participants.id, before.id)).returning();
+    const set = values.handRaised !== undefined && values.handSeen === undefined ? { ...values, handSeen: false } : values;
+    const [row] = await tx.update(participants).set(set).where(eq(participants.id, before.id)).returning();
     fx.event({ kind: 'PARTICIPANT_UPDATED', participantId: row!.id, userId: row!.userId });
     fx.participant(before, row!);
     return row!;
@@ -119,10 +135,14 @@ export class Spaces extends SpaceReads {
             startedAt: scheduled ? null : new Date(),
           })
           .returning();
-        if (scheduled) return space!;
         fx = new Effects(space!.id);
+        if (scheduled) {
+          fx.scheduleChanged(hostId);
+          return space!;
+        }
         fx.participant(null, await this.presence.enter(tx, space!.id, hostId, 'HOST'));
         fx.spaceState([hostId]);
+        fx.notify({ kind: 'SPACE_STARTED', actorId: hostId, spaceId: space!.id, to: { followersOf: hostId } });
         return space!;
       });
       if (fx) this.dispatcher.dispatch(fx);
@@ -147,6 +167,14 @@ export class Spaces extends SpaceReads {
         fx.event({ kind: 'SPACE_UPDATED' });
         fx.participant(null, host);
         fx.spaceState([viewerId]);
+        // Reminder holders are told by SPACE_REMINDER; the host's other followers by SPACE_STARTED.
+        fx.notify({ kind: 'SPACE_REMINDER', actorId: viewerId, spaceId: space.id, to: { remindersOf: space.id } });
+        fx.notify({
+          kind: 'SPACE_STARTED',
+          actorId: viewerId,
+          spaceId: space.id,
+          to: { followersOf: viewerId, exceptRemindersOf: space.id },
+        });
         return updated!;
       });
     } catch (error) {
@@ -218,6 +246,89 @@ export class Spaces extends SpaceReads {
     let left = 0;
     for (const { spaceId } of present) if (await this.leave(userId, spaceId)) left++;
     return left;
+  }
+
+  /**
+   * updateSpace: the host edits the title and speaker policy (SCHEDULED or LIVE) or the start time
+   * (SCHEDULED only). One SPACE_UPDATED for the lot.
+   */
+  async update(viewerId: string, spaceId: string, input: { title?: string; scheduledFor?: Date; speakerPolicy?: SpeakerPolicy }) {
+    const values: Partial<Pick<SpaceRow, 'title' | 'scheduledFor' | 'speakerPolicy'>> = {};
+    if (input.title !== undefined) {
+      const title = validateTitle(input.title);
+      if (!title.ok) throw badInput('title', title.reason);
+      values.title = title.title;
+    }
+    if (input.scheduledFor !== undefined) {
+      const when = validateScheduledFor(input.scheduledFor);
+      if (!when.ok) throw badInput('scheduledFor', when.reason);
+      values.scheduledFor = input.scheduledFor;
+    }
+    if (input.speakerPolicy !== undefined) values.speakerPolicy = input.speakerPolicy;
+    return this.change(spaceId, async (tx, space, fx) => {
+      enforce(
+        canUpdateSpace({ isHost: space.hostId === viewerId }, space.state, {
+          title: 'title' in values,
+          scheduledFor: 'scheduledFor' in values,
+          speakerPolicy: 'speakerPolicy' in values,
+        }),
+      );
+      if (Object.keys(values).length === 0) return space;
+      const [updated] = await tx.update(spaces).set(values).where(eq(spaces.id, space.id)).returning();
+      fx.event({ kind: 'SPACE_UPDATED' });
+      if (space.state === 'SCHEDULED') fx.scheduleChanged(space.hostId);
+      else {
+        // A live space shows on the bars of its stage's followers: they get the new title.
+        const stage = await tx
+          .select({ userId: participants.userId })
+          .from(participants)
+          .where(and(eq(participants.spaceId, space.id), isNull(participants.leftAt), inArray(participants.role, ['HOST', 'CO_HOST', 'SPEAKER'])));
+        fx.stage(space.hostId, ...stage.map((p) => p.userId));
+      }
+      // A live space's new policy applies at once, as with setSpeakerPolicy.
+      if (space.state === 'LIVE' && values.speakerPolicy && values.speakerPolicy !== space.speakerPolicy)
+        await this.reviewEligibility(tx, updated!, fx);
+      return updated!;
+    });
+  }
+
+  /** cancelSpace: a scheduled space ends before it started; reminder holders are told. */
+  async cancel(viewerId: string, spaceId: string) {
+    return this.change(spaceId, async (tx, space, fx) => {
+      enforce(canCancelSpace({ isHost: space.hostId === viewerId }, space.state));
+      const [updated] = await tx
+        .update(spaces)
+        .set({ state: 'ENDED', cancelled: true, endedAt: new Date() })
+        .where(eq(spaces.id, space.id))
+        .returning();
+      fx.event({ kind: 'SPACE_ENDED' });
+      fx.scheduleChanged(space.hostId);
+      fx.notify({ kind: 'SPACE_CANCELLED', actorId: viewerId, spaceId: space.id, to: { remindersOf: space.id } });
+      return updated!;
+    });
+  }
+
+  /**
+   * setReminder: sets or clears the viewer's reminder for a scheduled space. Under the shared
+   * lock (it writes only the viewer's reminder row), so a start or cancel is not missed: either
+   * it ran first (CONFLICT here) or it sees the reminder.
+   */
+  async setReminder(viewerId: string, spaceId: string, on: boolean) {
+    return changeSpace(
+      this.db,
+      this.dispatcher,
+      spaceId,
+      async (tx, space) => {
+        enforce(canSetReminder(space.state));
+        if (on) await tx.insert(spaceReminders).values({ spaceId: space.id, userId: viewerId }).onConflictDoNothing();
+        else
+          await tx
+            .delete(spaceReminders)
+            .where(and(eq(spaceReminders.spaceId, space.id), eq(spaceReminders.userId, viewerId)));
+        return space;
+      },
+      'share',
+    );
   }
 
   async setPolicy(viewerId: string, spaceId: string, policy: SpeakerPolicy) {
@@ -354,6 +465,7 @@ export class Spaces extends SpaceReads {
       const me = await this.requirePresent(tx, space, viewerId);
       if (raised) enforce(canRequestToSpeak(me.role as Role, await this.eligibility(space, viewerId, tx)));
       if (me.handRaised === raised) return me;
+      if (raised) fx.notify({ kind: 'HAND_RAISED', actorId: viewerId, spaceId: space.id, to: { moderatorsOf: space.id } });
       return this.updateParticipant(tx, fx, me, { handRaised: raised });
     });
   }
@@ -362,7 +474,7 @@ export class Spaces extends SpaceReads {
     return this.change(spaceId, async (tx, space, fx) => {
       requireLive(space);
       await this.requireModerator(tx, space, viewerId);
-      await this.requireUser(tx, userId);
+      enforceGuest(canTarget(await this.requireUser(tx, userId), 'invite'));
       if (userId === viewerId) throw badInput('userId', 'you cannot invite yourself');
       if (await this.isBanned(space.id, userId, tx)) throw conflict('That user was removed from this space.');
       const inserted = await tx
@@ -371,7 +483,10 @@ export class Spaces extends SpaceReads {
         .onConflictDoNothing()
         .returning();
       const target = await this.presentIn(tx, space.id, userId);
-      if (inserted.length > 0) fx.event({ kind: 'SPEAKER_INVITED', userId, participantId: target?.id ?? null });
+      if (inserted.length > 0) {
+        fx.event({ kind: 'SPEAKER_INVITED', userId, participantId: target?.id ?? null });
+        fx.notify({ kind: 'SPEAKER_INVITED', actorId: viewerId, spaceId: space.id, to: { users: [userId] } });
+      }
       return space;
     });
   }
@@ -418,7 +533,8 @@ export class Spaces extends SpaceReads {
       requireLive(space);
       const me = await this.presentIn(tx, space.id, viewerId);
       if (!me || (viewerId !== userId && !isModerator(me.role))) throw forbidden('Only the host and co-hosts can do this.');
-      await this.requireUser(tx, userId);
+      const user = await this.requireUser(tx, userId);
+      if (isOnStage(role)) enforceGuest(canTarget(user, 'stage'));
       const target = await this.presentIn(tx, space.id, userId);
       if (!target) throw notFound('That user is not in this space.');
       const facts = await this.eligibility(space, userId, tx);
@@ -443,6 +559,31 @@ export class Spaces extends SpaceReads {
       if (!muted) enforce(canUnmute(me.role as Role));
       if (me.muted === muted) return me;
       return this.updateParticipant(tx, fx, me, { muted });
+    });
+  }
+
+  /**
+   * A host or co-host tells the raised hands that a host saw them: each hand not yet seen is
+   * marked (PARTICIPANT_UPDATED each). Returns how many were newly marked.
+   */
+  async markHandsSeen(viewerId: string, spaceId: string): Promise<number> {
+    return this.change(spaceId, async (tx, space, fx) => {
+      requireLive(space);
+      const me = await this.presentIn(tx, space.id, viewerId);
+      enforce(canMarkHandsSeen((me?.role ?? null) as Role | null));
+      const unseen = await tx
+        .select()
+        .from(participants)
+        .where(
+          and(
+            eq(participants.spaceId, space.id),
+            isNull(participants.leftAt),
+            eq(participants.handRaised, true),
+            eq(participants.handSeen, false),
+          ),
+        );
+      for (const p of unseen) await this.updateParticipant(tx, fx, p, { handSeen: true });
+      return unseen.length;
     });
   }
 

@@ -83,3 +83,36 @@ describe('Dispatcher', () => {
     await bus.close();
   });
 });
+
+describe('Dispatcher notices', () => {
+  it('are handed to the sink after commit, in order, and one failing does not stop the next', async () => {
+    const dispatcher = new Dispatcher(createInProcessBus());
+    const seen: string[] = [];
+    dispatcher.onNotice(async (notice) => {
+      if (notice.kind === 'HAND_RAISED') throw new Error('database down');
+      seen.push(`${notice.kind}:${notice.spaceId}`);
+    });
+    const fx = new Effects('s1');
+    fx.notify({ kind: 'SPACE_REMINDER', actorId: 'h', spaceId: 's1', to: { remindersOf: 's1' } });
+    fx.notify({ kind: 'HAND_RAISED', actorId: 'u', spaceId: 's1', to: { moderatorsOf: 's1' } });
+    fx.notify({ kind: 'SPACE_STARTED', actorId: 'h', spaceId: 's1', to: { followersOf: 'h' } });
+    expect(kinds(fx)).toEqual(['notice', 'notice', 'notice']);
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args);
+    try {
+      dispatcher.dispatch(fx);
+      await dispatcher.noticesSettled();
+    } finally {
+      console.error = original;
+    }
+    expect(seen).toEqual(['SPACE_REMINDER:s1', 'SPACE_STARTED:s1']);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('a scheduled space changed is spaces-bar activity for its host', () => {
+    const fx = new Effects('s1');
+    fx.scheduleChanged('h1');
+    expect(fx.list).toEqual([{ kind: 'stage', userIds: ['h1'] }]);
+  });
+});

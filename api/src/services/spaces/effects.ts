@@ -2,6 +2,7 @@ import type { ParticipantRow } from './reads.ts';
 import { isHeardAtMixer, isOnStage, type Role } from '../../domain/rules.ts';
 import type { EventBus, SpaceEventPayload } from '../../pubsub.ts';
 import { AudienceAggregator, type ListenerCounter, type ListenerMove } from './audience.ts';
+import type { Notice } from '../notifications.ts';
 
 export type SpaceEventKind =
   | 'PARTICIPANT_JOINED'
@@ -34,8 +35,13 @@ export type Effect =
       /** A listener's own audio changed (connected or not): only they hear of it in a crowded space. */
       listenerAudio?: boolean;
     }
-  /** These users joined or left a live stage (or its space started or ended): spaces bars change. */
+  /**
+   * These users joined or left a live stage (or its space started or ended), or a scheduled space
+   * they host was created, changed or cancelled: spaces bars change.
+   */
   | { kind: 'stage'; userIds: string[] }
+  /** Notifications to create (services/notifications.ts), once the change is committed. */
+  | { kind: 'notice'; notice: Notice }
   /** The space's room must be made to match the database again. */
   | { kind: 'room'; spaceId: string };
 
@@ -85,6 +91,16 @@ export class Effects {
     this.#list.push({ kind: 'room', spaceId: this.spaceId });
   }
 
+  /** A scheduled space of this host was created, edited or cancelled: their followers' bars change. */
+  scheduleChanged(hostId: string): void {
+    this.stage(hostId);
+  }
+
+  /** People must be told (in-app notifications), after commit. */
+  notify(notice: Notice): void {
+    this.#list.push({ kind: 'notice', notice });
+  }
+
   /** A participant row changed from `before` to `after` (null: did not exist / gone). */
   participant(before: ParticipantRow | null, after: ParticipantRow | null): void {
     const row = after ?? before;
@@ -104,6 +120,8 @@ export class Effects {
 
 /** Where queued room reconciliations go (the mixer), when there is one. */
 export type RoomSink = (spaceId: string) => void;
+/** Where notices go (services/notifications.ts). */
+export type NoticeSink = (notice: Notice) => Promise<unknown>;
 
 /**
  * A targeted event's userIds per payload: each id is 39 bytes of JSON, and a payload must stay
@@ -117,6 +135,7 @@ const TARGETED_IDS_PER_PAYLOAD = 150;
  */
 export class Dispatcher {
   #roomSink: RoomSink | null = null;
+  #noticeSink: NoticeSink | null = null;
   /** Large audiences' joins and leaves, summarised. */
   readonly #audience: AudienceAggregator;
 
@@ -139,10 +158,16 @@ export class Dispatcher {
     this.#roomSink = sink;
   }
 
+  /** The notifications service registers here to create the notices of committed changes. */
+  onNotice(sink: NoticeSink): void {
+    this.#noticeSink = sink;
+  }
+
   dispatch(effects: Effects | readonly Effect[]): void {
     const list = effects instanceof Effects ? effects.list : effects;
     const stageUsers = new Set<string>();
     const rooms = new Set<string>();
+    const notices: Notice[] = [];
     for (const effect of list) {
       if (effect.kind === 'event') {
         if (effect.listener && this.#audience.take(effect.spaceId, effect.event as ListenerMove, effect.listener.crowded)) continue;
@@ -153,10 +178,26 @@ export class Dispatcher {
         if (effect.event.kind === 'SPACE_ENDED') this.#audience.forget(effect.spaceId);
         this.#publish(effect.spaceId, effect.event, effect.at);
       } else if (effect.kind === 'stage') for (const id of effect.userIds) stageUsers.add(id);
+      else if (effect.kind === 'notice') notices.push(effect.notice);
       else rooms.add(effect.spaceId);
     }
     if (stageUsers.size > 0) this.events.pubsub.publish('activity', { userIds: [...stageUsers], at: new Date().toISOString() });
     if (this.#roomSink) for (const spaceId of rooms) this.#roomSink(spaceId);
+    // Created in order, after the change committed; a failure is logged, never the change's.
+    if (this.#noticeSink && notices.length > 0) {
+      const sink = this.#noticeSink;
+      this.#notices = this.#notices.then(async () => {
+        for (const notice of notices)
+          await sink(notice).catch((error) => console.error(`[notifications] ${notice.kind} could not be created`, error));
+      });
+    }
+  }
+
+  #notices: Promise<void> = Promise.resolve();
+
+  /** Resolves once the notices dispatched so far are created (tests, shutdown). */
+  noticesSettled(): Promise<void> {
+    return this.#notices;
   }
 
   /** One event on its space's topic; a long list of addressees goes out in several payloads. */

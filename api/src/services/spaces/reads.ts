@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
-import { follows, participants, spaceBans, spaces, speakerInvites, users, type Database } from '@spaces/db';
+import { follows, participants, spaceBans, spaceReminders, spaces, speakerInvites, users, type Database } from '@spaces/db';
 import { conflict, forbidden, notFound } from '../../errors.ts';
-import { isEligibleToSpeak, type Role, type SpeakerPolicy } from '../../domain/rules.ts';
+import { BAR_SCHEDULED_WITHIN_MS, isEligibleToSpeak, type Role, type SpeakerPolicy } from '../../domain/rules.ts';
 import { decodeCursor, toPage } from '../../lib/pagination.ts';
 
 export type SpaceRow = typeof spaces.$inferSelect;
@@ -155,9 +155,32 @@ export class SpaceReads {
     return { pageInfo: page.pageInfo, edges: page.edges.map((e) => ({ cursor: e.cursor, node: e.node.space })) };
   }
 
-  /** Live spaces hosted by, or with on stage, someone the viewer follows. */
-  async spacesBar(viewerId: string): Promise<SpaceRow[]> {
+  /**
+   * The viewer's spaces bar: live spaces hosted by, or with on stage, someone the viewer follows
+   * (most participants first); then the scheduled spaces followed accounts host that start within
+   * BAR_SCHEDULED_WITHIN_MS (soonest first).
+   */
+  async spacesBar(viewerId: string, now = Date.now()): Promise<SpaceRow[]> {
     const followed = sql`(select ${follows.followeeId} from ${follows} where ${follows.followerId} = ${viewerId})`;
+    const [live, scheduled] = await Promise.all([
+      this.#liveBar(followed),
+      this.db
+        .select()
+        .from(spaces)
+        .where(
+          and(
+            eq(spaces.state, 'SCHEDULED'),
+            sql`${spaces.hostId} in ${followed}`,
+            sql`${spaces.scheduledFor} <= ${new Date(now + BAR_SCHEDULED_WITHIN_MS).toISOString()}::timestamptz`,
+          ),
+        )
+        .orderBy(asc(spaces.scheduledFor), asc(spaces.id))
+        .limit(50),
+    ]);
+    return [...live, ...scheduled];
+  }
+
+  #liveBar(followed: ReturnType<typeof sql>): Promise<SpaceRow[]> {
     return this.db
       .select()
       .from(spaces)
@@ -176,6 +199,128 @@ export class SpaceReads {
         desc(spaces.startedAt),
       )
       .limit(50);
+  }
+
+  /**
+   * Scheduled spaces (cancelled ones are ENDED), soonest first: signed in, the viewer's own and
+   * those of accounts they follow; signed out, all.
+   */
+  async listUpcoming(viewerId: string | null, first: number, after: string | null | undefined) {
+    const cursor = decodeCursor(after, ['timestamp', 'uuid']);
+    const rows = await this.db
+      .select()
+      .from(spaces)
+      .where(
+        and(
+          eq(spaces.state, 'SCHEDULED'),
+          viewerId
+            ? or(
+                eq(spaces.hostId, viewerId),
+                sql`${spaces.hostId} in (select ${follows.followeeId} from ${follows} where ${follows.followerId} = ${viewerId})`,
+              )
+            : undefined,
+          cursor ? sql`(${spaces.scheduledFor}, ${spaces.id}) > (${cursor[0]}::timestamptz, ${cursor[1]}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(asc(spaces.scheduledFor), asc(spaces.id))
+      .limit(first + 1);
+    return toPage(rows, first, (s) => [s.scheduledFor!.toISOString(), s.id]);
+  }
+
+  /** By host: the scheduled spaces they host, soonest first (at most 20 each), in one query. */
+  async hostedUpcoming(hostIds: readonly string[]): Promise<SpaceRow[][]> {
+    const ranked = this.db
+      .select({
+        id: spaces.id,
+        n: sql<number>`row_number() over (partition by ${spaces.hostId} order by ${spaces.scheduledFor}, ${spaces.id})`.as('n'),
+      })
+      .from(spaces)
+      .where(and(inArray(spaces.hostId, [...hostIds]), eq(spaces.state, 'SCHEDULED')))
+      .as('ranked');
+    const rows = await this.db
+      .select({ space: spaces })
+      .from(ranked)
+      .innerJoin(spaces, eq(spaces.id, ranked.id))
+      .where(sql`${ranked.n} <= 20`)
+      .orderBy(asc(spaces.scheduledFor), asc(spaces.id));
+    return hostIds.map((id) => rows.filter((r) => r.space.hostId === id).map((r) => r.space));
+  }
+
+  /** The ended (not cancelled) spaces a user hosted, newest first. */
+  async listRecent(hostId: string, first: number, after: string | null | undefined) {
+    const cursor = decodeCursor(after, ['timestamp', 'uuid']);
+    const rows = await this.db
+      .select()
+      .from(spaces)
+      .where(
+        and(
+          eq(spaces.hostId, hostId),
+          eq(spaces.state, 'ENDED'),
+          eq(spaces.cancelled, false),
+          sql`${spaces.endedAt} is not null`,
+          cursor ? sql`(${spaces.endedAt}, ${spaces.id}) < (${cursor[0]}::timestamptz, ${cursor[1]}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(desc(spaces.endedAt), desc(spaces.id))
+      .limit(first + 1);
+    return toPage(rows, first, (s) => [s.endedAt!.toISOString(), s.id]);
+  }
+
+  /** By user: the LIVE space they host or are on stage in (hosting first), else null. */
+  async liveSpacesOf(userIds: readonly string[]): Promise<(SpaceRow | null)[]> {
+    const rows = await this.db
+      .select({ userId: participants.userId, role: participants.role, space: spaces })
+      .from(participants)
+      .innerJoin(spaces, eq(spaces.id, participants.spaceId))
+      .where(
+        and(
+          inArray(participants.userId, [...userIds]),
+          isNull(participants.leftAt),
+          inArray(participants.role, STAGE_ROLES),
+          eq(spaces.state, 'LIVE'),
+        ),
+      )
+      .orderBy(asc(participants.role), desc(spaces.startedAt));
+    // A host who stepped away for a moment (grace period) is still the host of a live space.
+    const hosted = await this.db
+      .select()
+      .from(spaces)
+      .where(and(inArray(spaces.hostId, [...userIds]), eq(spaces.state, 'LIVE')));
+    return userIds.map((id) => hosted.find((s) => s.hostId === id) ?? rows.find((r) => r.userId === id)?.space ?? null);
+  }
+
+  /** Hosts of scheduled spaces starting in (from, to]: their spaces enter followers' bars (bars.ts). */
+  async hostsStartingBetween(from: Date, to: Date): Promise<string[]> {
+    const rows = await this.db
+      .selectDistinct({ hostId: spaces.hostId })
+      .from(spaces)
+      .where(
+        and(
+          eq(spaces.state, 'SCHEDULED'),
+          sql`${spaces.scheduledFor} > ${from.toISOString()}::timestamptz`,
+          sql`${spaces.scheduledFor} <= ${to.toISOString()}::timestamptz`,
+        ),
+      );
+    return rows.map((r) => r.hostId);
+  }
+
+  /** How many reminders each space has. */
+  async reminderCounts(spaceIds: readonly string[]): Promise<number[]> {
+    const rows = await this.db
+      .select({ spaceId: spaceReminders.spaceId, n: sql<number>`count(*)::int` })
+      .from(spaceReminders)
+      .where(inArray(spaceReminders.spaceId, [...spaceIds]))
+      .groupBy(spaceReminders.spaceId);
+    return spaceIds.map((id) => rows.find((r) => r.spaceId === id)?.n ?? 0);
+  }
+
+  /** Which of these spaces the user set a reminder for. */
+  async remindedAmong(userId: string, spaceIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.db
+      .select({ spaceId: spaceReminders.spaceId })
+      .from(spaceReminders)
+      .where(and(eq(spaceReminders.userId, userId), inArray(spaceReminders.spaceId, [...spaceIds])));
+    return new Set(rows.map((r) => r.spaceId));
   }
 
   async isBanned(spaceId: string, userId: string, tx: Tx | Database = this.db): Promise<boolean> {
