@@ -242,8 +242,8 @@ export function speakRefusal(f: { isGuest: boolean; removed: boolean; policy: Sp
 
 /* ---- Scheduled spaces and reminders ---- */
 
-/** How far ahead a space may be scheduled when its time is changed (updateSpace). */
-export const SCHEDULE_MAX_AHEAD_DAYS = 30;
+/** How far ahead a space may be scheduled (createSpace and updateSpace alike). */
+export const SCHEDULE_MAX_AHEAD_DAYS = 366;
 /** How far ahead a followed account's scheduled space appears on the spaces bar. */
 export const BAR_SCHEDULED_WITHIN_MS = 24 * 3_600_000;
 

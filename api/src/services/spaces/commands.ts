@@ -118,8 +118,8 @@ export class Spaces extends SpaceReads {
     if (!title.ok) throw badInput('title', title.reason);
     const scheduled = input.scheduledFor ?? null;
     if (scheduled) {
-      if (scheduled.getTime() <= Date.now()) throw badInput('scheduledFor', 'must be in the future');
-      if (scheduled.getTime() > Date.now() + 366 * 86_400_000) throw badInput('scheduledFor', 'must be within a year');
+      const when = validateScheduledFor(scheduled);
+      if (!when.ok) throw badInput('scheduledFor', when.reason);
     }
     try {
       let fx: Effects | null = null;
