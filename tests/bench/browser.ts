@@ -654,6 +654,7 @@ try {
       signUpWithForm(mixerListener.page, base, `bm_${suffix}`, 'Bench Mixer'),
       signUpWithForm(speaker.page, base, `bs_${suffix}`, 'Bench Speaker'),
     ]);
+    await host.page.getByRole('button', { name: 'Start a space' }).first().click();
     await host.page.getByLabel('Title').fill('Join time');
     await host.page.getByRole('radio', { name: /^Everyone/ }).check();
     await host.page.getByRole('button', { name: 'Start now' }).click();

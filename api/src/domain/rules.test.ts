@@ -6,7 +6,12 @@ import {
   canUnmute,
   isEligibleToSpeak,
   isHeardAtMixer,
+  moderationChoices,
   mustLeaveStage,
+  mutedByMuteAll,
+  ROLE_ORDER,
+  speakRefusal,
+  STAGE_ROLES,
   validateTitle,
   type Role,
   type SpeakerPolicy,
@@ -105,5 +110,44 @@ describe('validateTitle', () => {
     expect(validateTitle('   ').ok).toBe(false);
     expect(validateTitle('🎙️'.repeat(50)).ok).toBe(true);
     expect(validateTitle('x'.repeat(101)).ok).toBe(false);
+  });
+});
+
+describe('for the web client (issue 11)', () => {
+  it('offers moderation choices by canModerate: nothing on the host, self or a fellow co-host', () => {
+    const listener = { userId: 'l', role: 'LISTENER' as const, muted: true, handRaised: false };
+    const raised = { ...listener, handRaised: true };
+    const speaker = { userId: 's', role: 'SPEAKER' as const, muted: false, handRaised: false };
+    const cohost = { userId: 'c', role: 'CO_HOST' as const, muted: false, handRaised: false };
+    const host = { userId: 'h', role: 'HOST' as const, muted: false, handRaised: false };
+    const none = Object.values(moderationChoices({ userId: 'c2', role: 'CO_HOST' }, cohost));
+    expect(none.some(Boolean)).toBe(false);
+    expect(Object.values(moderationChoices({ userId: 'c', role: 'CO_HOST' }, host)).some(Boolean)).toBe(false);
+    expect(Object.values(moderationChoices({ userId: 's', role: 'SPEAKER' }, listener)).some(Boolean)).toBe(false);
+    expect(moderationChoices({ userId: 'h', role: 'HOST' }, speaker)).toEqual({
+      mute: true,
+      takeOffStage: true,
+      makeSpeaker: false,
+      makeCoHost: true,
+      inviteToSpeak: false,
+      remove: true,
+    });
+    expect(moderationChoices({ userId: 'h', role: 'HOST' }, raised)).toMatchObject({ makeSpeaker: true, inviteToSpeak: false });
+    expect(moderationChoices({ userId: 'c', role: 'CO_HOST' }, listener)).toMatchObject({ inviteToSpeak: true, makeCoHost: false });
+  });
+
+  it('"mute all" mutes open-mic speakers only; stage roles sort host first', () => {
+    expect(ROLES.map((role) => mutedByMuteAll({ role, muted: false }))).toEqual([false, false, true, false]);
+    expect(mutedByMuteAll({ role: 'SPEAKER', muted: true })).toBe(false);
+    expect([...STAGE_ROLES].sort((a, b) => ROLE_ORDER[a] - ROLE_ORDER[b])).toEqual(['HOST', 'CO_HOST', 'SPEAKER']);
+  });
+
+  it('says why a listener may not ask to speak: removed, guest, then the policy', () => {
+    const base = { isGuest: false, removed: false, policy: 'EVERYONE' as SpeakerPolicy, eligible: true };
+    expect(speakRefusal(base)).toBeNull();
+    expect(speakRefusal({ ...base, removed: true, isGuest: true })).toBe('REMOVED');
+    expect(speakRefusal({ ...base, isGuest: true })).toBe('GUEST');
+    expect(speakRefusal({ ...base, policy: 'FOLLOWING', eligible: false })).toBe('POLICY_FOLLOWING');
+    expect(speakRefusal({ ...base, policy: 'INVITED', eligible: false })).toBe('POLICY_INVITED');
   });
 });

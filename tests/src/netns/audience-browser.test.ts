@@ -96,6 +96,7 @@ describe('the audience tier in the browser', () => {
   it('listeners hear the host through the audience relay: one receive-only connection, no microphone', async () => {
     const hostPage = host!.page;
     await hostPage.goto(base);
+    await hostPage.getByRole('button', { name: 'Start a space' }).first().click();
     await hostPage.getByLabel('Title').fill('A large room');
     await hostPage.getByRole('radio', { name: /^Everyone/ }).check();
     await hostPage.getByRole('button', { name: 'Start now' }).click();
@@ -141,11 +142,14 @@ describe('the audience tier in the browser', () => {
 
     await leePage.getByRole('button', { name: 'Raise your hand to ask to speak' }).click();
     await leePage.getByRole('button', { name: 'Lower your hand' }).waitFor();
+    // Raised hands are in the Manage speakers sheet (its badge counts them).
+    await hostPage.getByRole('button', { name: /^Manage speakers 1 raised hand/ }).click({ timeout: 10_000 });
     const approve = hostPage.getByRole('button', { name: `Approve ${names.lee} to speak` });
     await approve.waitFor({ timeout: 10_000 });
 
     const gaps = await watchAudioGaps(leePage);
     await approve.click();
+    await hostPage.keyboard.press('Escape');
     const unmute = leePage.getByRole('button', { name: 'Unmute your microphone' });
     await unmute.waitFor({ timeout: 10_000 });
     await expect.poll(() => myTier(lee!), { timeout: 15_000 }).toBe('STAGE');

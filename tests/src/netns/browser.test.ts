@@ -110,7 +110,7 @@ describe('Spaces in the browser', () => {
       signUpWithForm(speaker!.page, base, handles.speaker, names.speaker),
       signUpWithForm(listener!.page, base, handles.listener, names.listener),
     ]);
-    await page.getByLabel('Title').waitFor();
+    await page.getByRole('button', { name: 'Start a space' }).first().waitFor();
     await screen(host!, '04-home-signed-in');
 
     // The host follows the speaker (and the speaker follows the host back): from each profile page.
@@ -170,6 +170,8 @@ describe('Spaces in the browser', () => {
 
     // The host starts a space with the form: only people the host follows can speak.
     await hostPage.goto(base);
+    // Starting a space is a sheet, opened from home (or the navigation).
+    await hostPage.getByRole('button', { name: 'Start a space' }).first().click();
     await hostPage.getByLabel('Title').fill('Browsers talking to browsers');
     await hostPage.getByRole('radio', { name: /^People you follow/ }).check();
     await hostPage.getByRole('button', { name: 'Start now' }).click();
@@ -214,10 +216,13 @@ describe('Spaces in the browser', () => {
     // The followed speaker raises a hand; the host approves it from the requests list.
     await speakerPage.getByRole('button', { name: 'Raise your hand to ask to speak' }).click();
     await speakerPage.getByRole('button', { name: 'Lower your hand' }).waitFor();
+    // Raised hands are in the Manage speakers sheet (its badge counts them).
+    await hostPage.getByRole('button', { name: /^Manage speakers 1 raised hand/ }).click({ timeout: 10_000 });
     const approve = hostPage.getByRole('button', { name: new RegExp(`^(Let ${names.speaker} speak|Approve ${names.speaker} to speak)$`) });
     await approve.waitFor({ timeout: 10_000 });
     await screen(host!, '08-space-host-request');
     await approve.click();
+    await hostPage.keyboard.press('Escape');
     const unmute = speakerPage.getByRole('button', { name: 'Unmute your microphone' });
     await unmute.waitFor({ timeout: 10_000 });
     // On stage: a new offer with the microphone.

@@ -95,12 +95,14 @@ describe('profiles, search and suggested people in the browser', () => {
     await follow.click();
     await suggestions.getByRole('button', { name: `Following ${popular.name}` }).waitFor();
     expect(await suggestions.getByRole('button', { name: `Following ${popular.name}` }).getAttribute('aria-pressed')).toBe('true');
-    // The server has it too.
-    const r = await pageGraphQL<{ viewer: { followingCount: number; following: { edges: { node: { handle: string } }[] } } }>(
-      page,
-      '{ viewer { followingCount following(first: 5) { edges { node { handle } } } } }',
-    );
-    expect(r.data?.viewer.followingCount).toBe(1);
+    // The server has it too (the button turns at once; the mutation may still be on its way).
+    const following = () =>
+      pageGraphQL<{ viewer: { followingCount: number; following: { edges: { node: { handle: string } }[] } } }>(
+        page,
+        '{ viewer { followingCount following(first: 5) { edges { node { handle } } } } }',
+      );
+    await expect.poll(async () => (await following()).data?.viewer.followingCount, { timeout: 10_000 }).toBe(1);
+    const r = await following();
     expect(r.data?.viewer.following.edges.map((e) => e.node.handle)).toEqual([popular.handle]);
   });
 

@@ -75,6 +75,8 @@ export interface PersonOptions {
   /** A WAV file Chromium's fake microphone plays (looped) instead of its beep. */
   fakeAudioFile?: string;
   extraArgs?: string[];
+  /** The IANA time zone the person's browser lives in (e.g. 'America/New_York'); default the machine's. */
+  timezoneId?: string;
 }
 
 /** One person: a Chromium of their own (persistent profile in a temp dir, removed on close). */
@@ -90,6 +92,7 @@ export async function launchPerson(name: string, options: PersonOptions = {}): P
       args,
       viewport: options.viewport ?? DESKTOP,
       timeout: 30_000,
+      ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
     });
   } catch (error) {
     rmSync(userDataDir, { recursive: true, force: true });

@@ -18,12 +18,14 @@ export const ParticipantFields = graphql(
       role
       muted
       handRaised
+      handSeen
       speaking
       audioConnected
       present
       joinedAt
       user {
         ...UserFields
+        avatarUrl(size: SMALL)
       }
     }
   `,
@@ -71,6 +73,7 @@ export const ViewerQuery = graphql(
     query Viewer {
       viewer {
         ...UserFields
+        isGuest
       }
     }
   `,
@@ -83,6 +86,7 @@ export const SignInMutation = graphql(
       signIn(input: $input) {
         user {
           ...UserFields
+          isGuest
         }
       }
     }
@@ -96,6 +100,22 @@ export const SignUpMutation = graphql(
       signUp(input: $input) {
         user {
           ...UserFields
+          isGuest
+        }
+      }
+    }
+  `,
+  [UserFields],
+);
+
+/** A listener-only guest session for a signed-out visitor (the cookie is set as by signIn). */
+export const StartGuestSessionMutation = graphql(
+  `
+    mutation StartGuestSession {
+      startGuestSession {
+        user {
+          ...UserFields
+          isGuest
         }
       }
     }
@@ -376,6 +396,7 @@ export type SuggestedUserData = ResultOf<typeof SuggestedUsersQuery>['suggestedU
 
 // The API's cost rule multiplies a list by its literal `first` and every fragment spread by
 // 2.25, so this query spells its fields out (same shape as ParticipantFields / UserFields).
+// The audience's page leaves out handSeen (50 × a field): raised hands come with theirs in `hands`.
 
 export const SpaceRoomQuery = graphql(`
   query SpaceRoom($id: ID!) {
@@ -383,6 +404,7 @@ export const SpaceRoomQuery = graphql(`
       id
       handle
       displayName
+      isGuest
     }
     space(id: $id) {
       id
@@ -400,12 +422,14 @@ export const SpaceRoomQuery = graphql(`
         id
         handle
         displayName
+        avatarUrl(size: SMALL)
       }
       stage {
         id
         role
         muted
         handRaised
+        handSeen
         speaking
         audioConnected
         present
@@ -414,18 +438,21 @@ export const SpaceRoomQuery = graphql(`
           id
           handle
           displayName
+          avatarUrl(size: SMALL)
         }
       }
       invitedSpeakers {
         id
         handle
         displayName
+        avatarUrl(size: SMALL)
       }
       viewerParticipant {
         id
         role
         muted
         handRaised
+        handSeen
         speaking
         audioConnected
         present
@@ -434,6 +461,7 @@ export const SpaceRoomQuery = graphql(`
           id
           handle
           displayName
+          avatarUrl(size: SMALL)
         }
       }
       audience: participants(first: 50, group: AUDIENCE) {
@@ -451,6 +479,7 @@ export const SpaceRoomQuery = graphql(`
               id
               handle
               displayName
+              avatarUrl(size: SMALL)
             }
           }
         }
@@ -466,6 +495,7 @@ export const SpaceRoomQuery = graphql(`
             role
             muted
             handRaised
+            handSeen
             speaking
             audioConnected
             present
@@ -474,6 +504,7 @@ export const SpaceRoomQuery = graphql(`
               id
               handle
               displayName
+              avatarUrl(size: SMALL)
             }
           }
         }
@@ -483,6 +514,14 @@ export const SpaceRoomQuery = graphql(`
 `);
 
 export type SpaceRoomData = NonNullable<ResultOf<typeof SpaceRoomQuery>['space']>;
+export type ViewerData = NonNullable<ResultOf<typeof SpaceRoomQuery>['viewer']>;
+
+/** Host or co-host: the raised hands learn a host saw them (opening Manage speakers). */
+export const MarkHandsSeenMutation = graphql(`
+  mutation MarkHandsSeen($spaceId: ID!) {
+    markHandsSeen(spaceId: $spaceId)
+  }
+`);
 
 /** The host's end screen: how the space went (null for anyone else, and while live). */
 export const SpaceRecapQuery = graphql(`
@@ -521,6 +560,7 @@ export const AudiencePageQuery = graphql(`
             role
             muted
             handRaised
+            handSeen
             speaking
             audioConnected
             present
@@ -529,6 +569,7 @@ export const AudiencePageQuery = graphql(`
               id
               handle
               displayName
+              avatarUrl(size: SMALL)
             }
           }
         }
@@ -726,3 +767,221 @@ export const StartSpaceMutation = graphql(`
     }
   }
 `);
+
+// ---------------------------------------------------------------------------------------------
+// Scheduled spaces and reminders (issue 11)
+
+/** A card of an upcoming (scheduled) space, with the viewer's reminder and how many set one. */
+export const UpcomingSpaceFields = graphql(
+  `
+    fragment UpcomingSpaceFields on Space {
+      ...SpaceCardFields
+      cancelled
+      viewerHasReminder
+      reminderCount
+    }
+  `,
+  [SpaceCardFields],
+);
+
+export type UpcomingSpaceData = ResultOf<typeof UpcomingSpaceFields>;
+
+export const UpcomingSpacesQuery = graphql(
+  `
+    query UpcomingSpaces($first: Int, $after: String) {
+      upcomingSpaces(first: $first, after: $after) {
+        edges {
+          node {
+            ...UpcomingSpaceFields
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  `,
+  [UpcomingSpaceFields],
+);
+
+/** What a scheduled space's panel shows and edits. */
+export const ScheduledSpaceFields = graphql(`
+  fragment ScheduledSpaceFields on Space {
+    id
+    title
+    state
+    speakerPolicy
+    scheduledFor
+    cancelled
+    viewerHasReminder
+    reminderCount
+    host {
+      id
+    }
+  }
+`);
+
+export type ScheduledSpaceData = ResultOf<typeof ScheduledSpaceFields>;
+
+export const ScheduledSpaceQuery = graphql(
+  `
+    query ScheduledSpace($id: ID!) {
+      space(id: $id) {
+        ...ScheduledSpaceFields
+      }
+    }
+  `,
+  [ScheduledSpaceFields],
+);
+
+export const UpdateSpaceMutation = graphql(
+  `
+    mutation UpdateSpace($spaceId: ID!, $input: UpdateSpaceInput!) {
+      updateSpace(spaceId: $spaceId, input: $input) {
+        ...ScheduledSpaceFields
+      }
+    }
+  `,
+  [ScheduledSpaceFields],
+);
+
+export const CancelSpaceMutation = graphql(
+  `
+    mutation CancelSpace($spaceId: ID!) {
+      cancelSpace(spaceId: $spaceId) {
+        ...ScheduledSpaceFields
+      }
+    }
+  `,
+  [ScheduledSpaceFields],
+);
+
+export const SetReminderMutation = graphql(`
+  mutation SetReminder($spaceId: ID!, $on: Boolean!) {
+    setReminder(spaceId: $spaceId, on: $on) {
+      id
+      viewerHasReminder
+      reminderCount
+    }
+  }
+`);
+
+// ---------------------------------------------------------------------------------------------
+// A profile's spaces (issue 11)
+
+export const ProfileSpacesQuery = graphql(
+  `
+    query ProfileSpaces($handle: String!) {
+      user(handle: $handle) {
+        id
+        liveSpace {
+          id
+          title
+        }
+        upcomingSpaces {
+          ...UpcomingSpaceFields
+        }
+      }
+    }
+  `,
+  [UpcomingSpaceFields],
+);
+
+export type ProfileSpacesData = NonNullable<ResultOf<typeof ProfileSpacesQuery>['user']>;
+
+export const RecentSpacesQuery = graphql(
+  `
+    query RecentSpaces($handle: String!, $first: Int, $after: String) {
+      user(handle: $handle) {
+        id
+        recentSpaces(first: $first, after: $after) {
+          edges {
+            node {
+              id
+              title
+              startedAt
+              endedAt
+            }
+          }
+          pageInfo {
+            hasNextPage
+            endCursor
+          }
+        }
+      }
+    }
+  `,
+);
+
+export type RecentSpaceData = NonNullable<ResultOf<typeof RecentSpacesQuery>['user']>['recentSpaces']['edges'][number]['node'];
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (issue 11)
+
+export const NotificationFields = graphql(`
+  fragment NotificationFields on Notification {
+    id
+    kind
+    createdAt
+    read
+    actor {
+      id
+      handle
+      displayName
+      avatarUrl(size: SMALL)
+    }
+    space {
+      id
+      title
+      state
+      scheduledFor
+      cancelled
+    }
+  }
+`);
+
+export type NotificationData = ResultOf<typeof NotificationFields>;
+
+export const NotificationsQuery = graphql(
+  `
+    query Notifications($first: Int, $after: String) {
+      notifications(first: $first, after: $after) {
+        edges {
+          node {
+            ...NotificationFields
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+      unreadNotificationCount
+    }
+  `,
+  [NotificationFields],
+);
+
+export const UnreadNotificationCountQuery = graphql(`
+  query UnreadNotificationCount {
+    unreadNotificationCount
+  }
+`);
+
+export const MarkNotificationsReadMutation = graphql(`
+  mutation MarkNotificationsRead($ids: [ID!]) {
+    markNotificationsRead(ids: $ids)
+  }
+`);
+
+export const NotificationsSubscription = graphql(
+  `
+    subscription NotificationsLive {
+      notifications {
+        ...NotificationFields
+      }
+    }
+  `,
+  [NotificationFields],
+);

@@ -602,3 +602,62 @@ describe('ICE servers from the API', () => {
     }
   });
 });
+
+describe('AudioConnection: its state in words (issue 11)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('the microphone blocked: micBlocked, so the mic button cannot look on', async () => {
+    const { audio, pc } = setup({ mic: 'blocked' });
+    audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(audio.micBlocked).toBe(true);
+    pc().setConnectionState('connected');
+    expect(audio.micBlocked).toBe(true);
+    const allowed = setup();
+    allowed.audio.sync(speak);
+    await vi.advanceTimersByTimeAsync(10);
+    allowed.pc().setConnectionState('connected');
+    expect(allowed.audio.micBlocked).toBe(false);
+  });
+
+  it("failing twice in a row is \"can't reach audio\"; Retry tries at once; a connection that comes up clears it", async () => {
+    let fail = true;
+    const { audio, pc, signaling } = setup({
+      signaling: {
+        listen: vi.fn(async () => {
+          if (fail) throw toAppError(new Error('network down'));
+          return { offerId: 'O1', offer: 'v=0 relay offer', participantId: 'P9' };
+        }),
+      },
+    });
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(audio.state).toBe('reconnecting');
+    expect(audio.unreachable).toBe(false);
+    await vi.advanceTimersByTimeAsync(110);
+    expect(audio.unreachable).toBe(true);
+    const calls = vi.mocked(signaling.listen).mock.calls.length;
+    fail = false;
+    audio.retry();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(vi.mocked(signaling.listen).mock.calls.length).toBe(calls + 1);
+    pc().setConnectionState('connected');
+    expect(audio.state).toBe('live');
+    expect(audio.unreachable).toBe(false);
+  });
+
+  it('offline says so; back online, it connects again at once', async () => {
+    const { audio, pc, signaling } = setup();
+    audio.sync(listen);
+    await vi.advanceTimersByTimeAsync(10);
+    pc().setConnectionState('connected');
+    audio.setOnline(false);
+    expect(audio.online).toBe(false);
+    expect(audio.unreachable).toBe(false);
+    audio.setOnline(true);
+    expect(audio.online).toBe(true);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(signaling.listen).toHaveBeenCalledTimes(2);
+  });
+});

@@ -202,6 +202,10 @@ export class AudioConnection {
   playbackBlocked = $state(false);
   /** The participant the server tied this connection to. */
   participantId = $state<string | null>(null);
+  /** The browser is online (navigator.onLine and its events, through `setOnline`). */
+  #online = $state(true);
+  /** Failed attempts in a row since the last connection that came up (for "Can't reach audio"). */
+  #failures = $state(0);
 
   #tier = $state<AudioTier | null>(null);
   #switchingTo = $state<AudioTier | null>(null);
@@ -275,6 +279,39 @@ export class AudioConnection {
     if (needsConnection || roleChanged) void this.#connect(needsConnection && this.state === 'idle' ? 'connecting' : 'reconnecting');
   }
 
+  /** Whether the browser is online; offline, the audio is paused (`setOnline`). */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** The microphone was refused: the mic cannot be on, whatever the room says. */
+  get micBlocked(): boolean {
+    return this.state === 'mic-blocked' || !!(this.#current ?? this.#next)?.micBlocked;
+  }
+
+  /**
+   * Audio cannot be reached: unavailable, or a few attempts failed in a row (the person gets a
+   * Retry button rather than an endless "reconnecting").
+   */
+  get unreachable(): boolean {
+    return this.#online && (this.state === 'unavailable' || (this.state === 'reconnecting' && this.#failures >= 2));
+  }
+
+  /** The browser went offline (audio paused) or came back (connect again at once). */
+  setOnline(online: boolean): void {
+    if (this.#online === online) return;
+    this.#online = online;
+    if (online) this.retry();
+  }
+
+  /** Tries again now (the person's Retry), resetting the back-off. */
+  retry(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    this.#attempt = 0;
+    this.reconnect();
+  }
+
   /** Connects again on the tier the room says (the mixer or relay restarted, or the connection failed). */
   reconnect(): void {
     if (this.#plan.spaceId && !this.#unsupported) void this.#connect('reconnecting');
@@ -292,6 +329,7 @@ export class AudioConnection {
     this.problem = null;
     this.participantId = null;
     this.#attempt = 0;
+    this.#failures = 0;
     if (spaceId) await this.#signaling.disconnect(spaceId).catch(() => undefined);
   }
 
@@ -504,6 +542,7 @@ export class AudioConnection {
           }, this.#options.disconnectGraceMs);
         break;
       case 'failed':
+        this.#failures++;
         if (!this.#next) this.#scheduleRetry();
         break;
       default:
@@ -518,6 +557,7 @@ export class AudioConnection {
     this.#setupTimer = null;
     this.#graceTimer = null;
     this.#attempt = 0;
+    this.#failures = 0;
     leg.up = true;
     const old = this.#current;
     this.#current = leg;
@@ -531,6 +571,7 @@ export class AudioConnection {
 
   /** Signaling failed for this attempt (nothing else to follow). */
   #failed(appError: AppError): void {
+    this.#failures++;
     if (isAudioUnsupported(appError)) {
       // An API without the audio mutations: nothing to retry until the page is reloaded.
       this.#teardown();

@@ -53,6 +53,27 @@ describe('HomeFeed', () => {
     expect(api.subscriberCount('SpacesBarUpdates')).toBe(0);
   });
 
+  it('lists upcoming spaces, and loads them and the live list again when the bar changes', async () => {
+    const upcoming = { ...card('u1'), state: 'SCHEDULED', scheduledFor: '2026-01-02T18:00:00.000Z', cancelled: false, viewerHasReminder: false, reminderCount: 0 };
+    const api = new FakeApi()
+      .on('LiveSpaces', page([], null, false))
+      .on('SpacesBar', { spacesBar: [] })
+      .on('UpcomingSpaces', { upcomingSpaces: { edges: [{ node: upcoming }], pageInfo: { endCursor: null, hasNextPage: false } } });
+    const feed = new HomeFeed(api);
+    feed.start(true);
+    await flush();
+    expect(feed.upcoming.items.map((s) => s.id)).toEqual(['u1']);
+    // The subscription's first answer is the bar as it is: nothing to reload.
+    api.emit('SpacesBarUpdates', { spacesBar: [] });
+    await flush();
+    expect(api.callsTo('UpcomingSpaces')).toHaveLength(1);
+    api.emit('SpacesBarUpdates', { spacesBar: [{ ...card('soon'), state: 'SCHEDULED' }] });
+    await flush();
+    expect(api.callsTo('UpcomingSpaces')).toHaveLength(2);
+    expect(api.callsTo('LiveSpaces')).toHaveLength(2);
+    feed.stop();
+  });
+
   it('refreshes live spaces after the socket comes back', async () => {
     const api = new FakeApi().on('LiveSpaces', page([], null, false));
     const feed = new HomeFeed(api);

@@ -11,10 +11,14 @@ import {
   type SuggestedUserData,
 } from '$lib/graphql/documents';
 import { PeopleList } from './people.svelte';
+import { UpcomingList } from './scheduled.svelte';
 
 const PAGE = 20;
 
-/** The home screen: the spaces bar (live, for the signed-in viewer) and the live spaces list. */
+/**
+ * The home screen: the spaces bar (live and soon, for the signed-in viewer), the live spaces
+ * list and the upcoming (scheduled) spaces with reminder buttons.
+ */
 export class HomeFeed {
   bar = $state<SpaceCardData[]>([]);
   live = $state<SpaceCardData[]>([]);
@@ -24,18 +28,24 @@ export class HomeFeed {
   liveError = $state<AppError | null>(null);
   barError = $state<AppError | null>(null);
 
+  readonly upcoming: UpcomingList;
+
   #api: Api;
   #stopBar: (() => void) | null = null;
   #stopReconnect: (() => void) | null = null;
+  #barUpdates = 0;
 
   constructor(api: Api) {
     this.#api = api;
+    this.upcoming = new UpcomingList(api);
   }
 
   /** Loads the first page of live spaces, and follows the spaces bar when signed in. */
   start(signedIn: boolean): void {
     this.stop();
     void this.refreshLive();
+    void this.upcoming.refresh();
+    this.#barUpdates = 0;
     if (signedIn) {
       void this.#api
         .query(SpacesBarQuery, {})
@@ -46,13 +56,22 @@ export class HomeFeed {
         next: (data) => {
           this.bar = data.spacesBar;
           this.barError = null;
+          // A bar change past the first answer (someone went live, scheduled, edited or
+          // cancelled): the lists below may have changed too.
+          if (this.#barUpdates++ > 0) {
+            void this.refreshLive();
+            void this.upcoming.refresh();
+          }
         },
         error: (error) => (this.barError = error),
       });
     } else {
       this.bar = [];
     }
-    this.#stopReconnect = this.#api.onReconnected(() => void this.refreshLive());
+    this.#stopReconnect = this.#api.onReconnected(() => {
+      void this.refreshLive();
+      void this.upcoming.refresh();
+    });
   }
 
   stop(): void {

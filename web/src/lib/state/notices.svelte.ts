@@ -6,7 +6,19 @@ export interface Notice {
   id: number;
   kind: NoticeKind;
   message: string;
+  /** Notices with the same key replace each other (a newer role change replaces the older one's notice). */
+  key?: string;
 }
+
+export interface NoticeOptions {
+  /** How long it shows (ms; 0: until dismissed). */
+  timeoutMs?: number;
+  /** Replaces the notice with this key, if one is showing. */
+  key?: string;
+}
+
+/** At most this many notices at once: older ones give way, so they never pile up. */
+export const MAX_NOTICES = 3;
 
 /** Short messages shown in a live region (errors, confirmations); each fades after a while. */
 export class Notices {
@@ -14,13 +26,21 @@ export class Notices {
   #nextId = 1;
   #timers = new Map<number, ReturnType<typeof setTimeout>>();
 
-  push(message: string, kind: NoticeKind = 'info', timeoutMs = kind === 'error' ? 8_000 : 4_000): number {
-    // The same message twice in a row is shown once.
+  push(message: string, kind: NoticeKind = 'info', options: number | NoticeOptions = {}): number {
+    const { timeoutMs = kind === 'error' ? 8_000 : 4_000, key } = typeof options === 'number' ? { timeoutMs: options } : options;
+    // The same message twice in a row is shown once (its time starts again).
     const last = this.items.at(-1);
-    if (last && last.message === message && last.kind === kind) return last.id;
+    if (last && last.message === message && last.kind === kind) {
+      this.#arm(last.id, timeoutMs);
+      return last.id;
+    }
+    const replaced = key ? this.items.find((n) => n.key === key) : undefined;
+    if (replaced) this.#clearTimer(replaced.id);
     const id = this.#nextId++;
-    this.items = [...this.items.slice(-4), { id, kind, message }];
-    if (timeoutMs > 0) this.#timers.set(id, setTimeout(() => this.dismiss(id), timeoutMs));
+    const kept = this.items.filter((n) => n !== replaced && !(n.message === message && n.kind === kind));
+    for (const gone of kept.slice(0, Math.max(0, kept.length - (MAX_NOTICES - 1)))) this.#clearTimer(gone.id);
+    this.items = [...kept.slice(-(MAX_NOTICES - 1)), { id, kind, message, key }];
+    this.#arm(id, timeoutMs);
     return id;
   }
 
@@ -29,18 +49,27 @@ export class Notices {
     return this.push(describeError(error), 'error');
   }
 
-  info(message: string): number {
-    return this.push(message, 'info');
+  info(message: string, key?: string): number {
+    return this.push(message, 'info', { key });
   }
 
-  success(message: string): number {
-    return this.push(message, 'success');
+  success(message: string, key?: string): number {
+    return this.push(message, 'success', { key });
   }
 
   dismiss(id: number): void {
+    this.#clearTimer(id);
+    this.items = this.items.filter((n) => n.id !== id);
+  }
+
+  #arm(id: number, timeoutMs: number): void {
+    this.#clearTimer(id);
+    if (timeoutMs > 0) this.#timers.set(id, setTimeout(() => this.dismiss(id), timeoutMs));
+  }
+
+  #clearTimer(id: number): void {
     const timer = this.#timers.get(id);
     if (timer) clearTimeout(timer);
     this.#timers.delete(id);
-    this.items = this.items.filter((n) => n.id !== id);
   }
 }

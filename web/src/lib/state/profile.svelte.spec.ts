@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
-import { AVATAR_MAX_BYTES, httpAvatarUploader, Profile, ProfileEditor, UserList, type AvatarUploader } from './profile.svelte';
+import { AVATAR_MAX_BYTES, httpAvatarUploader, Profile, ProfileEditor, ProfileSpaces, UserList, type AvatarUploader } from './profile.svelte';
 
 const grace = {
   id: 'U2',
@@ -224,5 +224,53 @@ describe('httpAvatarUploader', () => {
       throw new TypeError('Failed to fetch');
     });
     await expect(offline(new Blob(['x'], { type: 'image/png' }))).rejects.toMatchObject({ code: 'NETWORK' });
+  });
+});
+
+describe('ProfileSpaces', () => {
+  const upcoming = (id: string, cancelled = false) => ({
+    id,
+    title: `Space ${id}`,
+    state: 'SCHEDULED',
+    speakerPolicy: 'EVERYONE',
+    scheduledFor: '2026-06-02T18:00:00.000Z',
+    startedAt: null,
+    participantCount: 0,
+    listenerCount: 0,
+    host: { id: 'H', handle: 'hana', displayName: 'Hana', avatarUrl: null },
+    stage: [],
+    cancelled,
+    viewerHasReminder: false,
+    reminderCount: 0,
+  });
+  const recent = (id: string) => ({ id, title: `Old ${id}`, startedAt: '2026-05-01T10:00:00.000Z', endedAt: '2026-05-01T11:00:00.000Z' });
+
+  it('loads the live space, the upcoming ones and the recent ones page by page', async () => {
+    const api = new FakeApi()
+      .on('ProfileSpaces', { user: { id: 'H', liveSpace: { id: 'L1', title: 'On air' }, upcomingSpaces: [upcoming('u1'), upcoming('u2', true)] } })
+      .on('RecentSpaces', (v: Record<string, unknown>) => ({
+        user: {
+          id: 'H',
+          recentSpaces: v.after
+            ? { edges: [{ node: recent('r2') }, { node: recent('r3') }], pageInfo: { endCursor: null, hasNextPage: false } }
+            : { edges: [{ node: recent('r1') }, { node: recent('r2') }], pageInfo: { endCursor: 'c1', hasNextPage: true } },
+        },
+      }));
+    const spaces = new ProfileSpaces(api);
+    await spaces.load('hana');
+    expect(spaces.liveSpace).toEqual({ id: 'L1', title: 'On air' });
+    expect(spaces.upcoming.items.map((s) => s.id)).toEqual(['u1']);
+    expect(spaces.recent.map((s) => s.id)).toEqual(['r1', 'r2']);
+    await spaces.loadMoreRecent();
+    expect(api.callsTo('RecentSpaces')[1]?.variables).toEqual({ handle: 'hana', first: 10, after: 'c1' });
+    expect(spaces.recent.map((s) => s.id)).toEqual(['r1', 'r2', 'r3']);
+    expect(spaces.recentHasMore).toBe(false);
+  });
+
+  it('keeps the error in words when they cannot load', async () => {
+    const spaces = new ProfileSpaces(new FakeApi().on('ProfileSpaces', graphQLError('INTERNAL_SERVER_ERROR', 'boom')).on('RecentSpaces', { user: null }));
+    await spaces.load('hana');
+    expect(spaces.error?.message).toMatch(/on our side/);
+    expect(spaces.liveSpace).toBeNull();
   });
 });

@@ -5,12 +5,17 @@ import {
   FollowingQuery,
   FollowMutation,
   ProfileQuery,
+  ProfileSpacesQuery,
+  RecentSpacesQuery,
   RemoveAvatarMutation,
   UnfollowMutation,
   UpdateProfileMutation,
+  type ProfileSpacesData,
   type ProfileUser,
+  type RecentSpaceData,
   type UserBasic,
 } from '$lib/graphql/documents';
+import { UpcomingList } from './scheduled.svelte';
 
 export type LoadStatus = 'loading' | 'ready' | 'not-found' | 'error';
 
@@ -67,6 +72,82 @@ export class Profile {
       throw toAppError(error);
     } finally {
       this.pending = false;
+    }
+  }
+}
+
+/**
+ * A profile's spaces: the live one (the avatar's live ring), the upcoming ones (with reminder
+ * buttons) and the recent ones, page by page. Loaded apart from the profile itself, so the
+ * profile shows even when these cannot load.
+ */
+export class ProfileSpaces {
+  #liveSpace = $state<ProfileSpacesData['liveSpace']>(null);
+  #recent = $state<RecentSpaceData[]>([]);
+  #recentCursor: string | null = null;
+  #recentHasMore = $state(false);
+  #loadingRecent = $state(false);
+  #error = $state<AppError | null>(null);
+  readonly upcoming: UpcomingList;
+  #api: Api;
+  #handle = '';
+
+  constructor(api: Api) {
+    this.#api = api;
+    this.upcoming = new UpcomingList(api);
+  }
+
+  get liveSpace(): ProfileSpacesData['liveSpace'] {
+    return this.#liveSpace;
+  }
+  get recent(): RecentSpaceData[] {
+    return this.#recent;
+  }
+  get recentHasMore(): boolean {
+    return this.#recentHasMore;
+  }
+  get loadingRecent(): boolean {
+    return this.#loadingRecent;
+  }
+  get error(): AppError | null {
+    return this.#error;
+  }
+
+  async load(handle: string): Promise<void> {
+    this.#handle = handle;
+    this.#recent = [];
+    this.#recentCursor = null;
+    this.#recentHasMore = false;
+    try {
+      const [spaces] = await Promise.all([this.#api.query(ProfileSpacesQuery, { handle }), this.#loadRecent(null)]);
+      if (handle !== this.#handle) return;
+      this.#liveSpace = spaces.user?.liveSpace ?? null;
+      this.upcoming.replace(spaces.user?.upcomingSpaces ?? []);
+      this.#error = null;
+    } catch (error) {
+      this.#error = toAppError(error);
+    }
+  }
+
+  async loadMoreRecent(): Promise<void> {
+    if (this.#recentHasMore && this.#recentCursor && !this.#loadingRecent) await this.#loadRecent(this.#recentCursor);
+  }
+
+  async #loadRecent(after: string | null): Promise<void> {
+    const handle = this.#handle;
+    this.#loadingRecent = true;
+    try {
+      const data = await this.#api.query(RecentSpacesQuery, { handle, first: 10, after });
+      if (handle !== this.#handle || !data.user) return;
+      const page = data.user.recentSpaces;
+      const seen = new Set(this.#recent.map((s) => s.id));
+      this.#recent = [...this.#recent, ...page.edges.map((e) => e.node).filter((s) => !seen.has(s.id))];
+      this.#recentCursor = page.pageInfo.endCursor ?? null;
+      this.#recentHasMore = page.pageInfo.hasNextPage;
+    } catch (error) {
+      this.#error = toAppError(error);
+    } finally {
+      this.#loadingRecent = false;
     }
   }
 }

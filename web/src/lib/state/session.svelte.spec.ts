@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
 import { Session, validateSignUp } from './session.svelte';
 
-const ada = { id: 'U1', handle: 'ada', displayName: 'Ada' };
+const ada = { id: 'U1', handle: 'ada', displayName: 'Ada', isGuest: false };
 
 describe('Session', () => {
   it('loads the viewer the cookie stands for', async () => {
@@ -61,6 +61,38 @@ describe('Session', () => {
     await expect(session.signOut()).rejects.toMatchObject({ code: 'NETWORK' });
     expect(session.viewer).toBeNull();
     expect(api.resets).toBe(2);
+  });
+
+  it('starts a guest session: a listener-only viewer, and the socket reopens with its cookie', async () => {
+    const guest = { id: 'U9', handle: 'guest_abcdefghi', displayName: 'Guest', isGuest: true };
+    const api = new FakeApi().on('StartGuestSession', { startGuestSession: { user: guest } });
+    const session = new Session(api);
+    expect(session.isGuest).toBe(false);
+    await session.startGuest();
+    expect(api.callsTo('StartGuestSession')).toHaveLength(1);
+    expect(session.viewer).toEqual(guest);
+    expect(session.signedIn).toBe(true);
+    expect(session.isGuest).toBe(true);
+    expect(session.hasAccount).toBe(false);
+    expect(api.resets).toBe(1);
+  });
+
+  it('a rate-limited guest session start comes back as an AppError and leaves the visitor signed out', async () => {
+    const api = new FakeApi().on('StartGuestSession', graphQLError('RATE_LIMITED', 'Too many requests; retry in 60 s.'));
+    const session = new Session(api);
+    await expect(session.startGuest()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(session.signedIn).toBe(false);
+  });
+
+  it('signing in from a guest session makes an account viewer', async () => {
+    const api = new FakeApi()
+      .on('StartGuestSession', { startGuestSession: { user: { id: 'U9', handle: 'guest_x', displayName: 'Guest', isGuest: true } } })
+      .on('SignIn', { signIn: { user: { ...ada, isGuest: false } } });
+    const session = new Session(api);
+    await session.startGuest();
+    await session.signIn('ada', 'pw');
+    expect(session.isGuest).toBe(false);
+    expect(session.hasAccount).toBe(true);
   });
 
   it('expired() drops a viewer whose session the server no longer knows', async () => {

@@ -4,11 +4,15 @@ import {
   SignInMutation,
   SignOutMutation,
   SignUpMutation,
+  StartGuestSessionMutation,
   ViewerQuery,
   type UserBasic,
 } from '$lib/graphql/documents';
 
 export type SessionStatus = 'loading' | 'ready' | 'error';
+
+/** The viewer a session stands for: a guest is a listener-only account (startGuest). */
+export type SessionViewer = UserBasic & { isGuest: boolean };
 
 /** Handle rules of the API, checked before asking it. */
 export const HANDLE_PATTERN = /^[A-Za-z0-9_]{3,15}$/;
@@ -18,11 +22,16 @@ export const HANDLE_PATTERN = /^[A-Za-z0-9_]{3,15}$/;
  * signUp set; this class only knows the viewer that cookie stands for.
  */
 export class Session {
-  viewer = $state<UserBasic | null>(null);
+  viewer = $state<SessionViewer | null>(null);
   status = $state<SessionStatus>('loading');
   error = $state<AppError | null>(null);
 
+  /** A session exists (an account, or a guest's listener-only one): the room's join flow runs. */
   readonly signedIn = $derived(this.viewer !== null);
+  /** Listening without an account: offer "Sign in" / "Create account", never account actions. */
+  readonly isGuest = $derived(this.viewer?.isGuest ?? false);
+  /** Signed in with a real account (not a guest). */
+  readonly hasAccount = $derived(this.viewer !== null && !this.viewer.isGuest);
 
   #api: Api;
 
@@ -44,12 +53,21 @@ export class Session {
     }
   }
 
-  async signIn(handle: string, password: string): Promise<UserBasic> {
+  /**
+   * A signed-out visitor listens without an account: the API makes a guest account and its
+   * session (cookie), and the socket reopens with it. RATE_LIMITED comes back as an AppError.
+   */
+  async startGuest(): Promise<SessionViewer> {
+    const data = await this.#api.mutate(StartGuestSessionMutation, {});
+    return this.#became(data.startGuestSession.user);
+  }
+
+  async signIn(handle: string, password: string): Promise<SessionViewer> {
     const data = await this.#api.mutate(SignInMutation, { input: { handle: handle.trim(), password } });
     return this.#became(data.signIn.user);
   }
 
-  async signUp(input: { handle: string; displayName: string; password: string }): Promise<UserBasic> {
+  async signUp(input: { handle: string; displayName: string; password: string }): Promise<SessionViewer> {
     const data = await this.#api.mutate(SignUpMutation, {
       input: { handle: input.handle.trim(), displayName: input.displayName.trim(), password: input.password },
     });
@@ -73,7 +91,7 @@ export class Session {
     }
   }
 
-  #became(user: UserBasic): UserBasic {
+  #became(user: SessionViewer): SessionViewer {
     this.viewer = user;
     this.status = 'ready';
     this.error = null;

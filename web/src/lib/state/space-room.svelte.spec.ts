@@ -2,15 +2,16 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ParticipantData, SpaceEventData, SpaceRoomData } from '$lib/graphql/documents';
 import type { AppError } from '$lib/errors';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
-import { describeAudienceActivity, moderationChoices, SpaceRoom, type Role } from './space-room.svelte';
+import { describeAudienceActivity, describeMuteAll, moderationChoices, SpaceRoom, type Role } from './space-room.svelte';
 
-const user = (n: string) => ({ id: `U${n}`, handle: `user${n}`, displayName: `User ${n}` });
+const user = (n: string) => ({ id: `U${n}`, handle: `user${n}`, displayName: `User ${n}`, avatarUrl: null as string | null });
 let joinedAt = 0;
 const participant = (n: string, role: Role, extra: Partial<ParticipantData> = {}): ParticipantData => ({
   id: `P${n}`,
   role,
   muted: role === 'LISTENER',
   handRaised: false,
+  handSeen: false,
   speaking: false,
   audioConnected: false,
   present: true,
@@ -200,7 +201,7 @@ describe('SpaceRoom: events patch the state without refetching', () => {
     const notices: string[] = [];
     const me = participant('9', 'LISTENER');
     const { room, emit } = await open(space({ viewerParticipant: me, viewerCanSpeak: false }, [me]), user('9'), {
-      onNotice: (m) => notices.push(m),
+      onNotice: (m) => notices.push(m.message),
     });
     emit(event('SPEAKER_INVITED', { user: user('9') }));
     expect(room.invited).toBe(true);
@@ -553,5 +554,169 @@ describe('SpaceRoom: presence, removal and the end screen (issue 11)', () => {
     const { room: other, api } = await open(ended, user('7'));
     expect(other.recap).toBeNull();
     expect(api.callsTo('SpaceRecap')).toHaveLength(0);
+  });
+});
+
+describe('SpaceRoom: what happens to the viewer is told to them', () => {
+  async function openAsListener(extra: Partial<ParticipantData> = {}) {
+    const notices: { message: string; key?: string }[] = [];
+    const me = participant('9', 'LISTENER', extra);
+    const opened = await open(space({ viewerParticipant: me }, [me]), user('9'), { onNotice: (n) => notices.push(n) });
+    return { ...opened, me, notices };
+  }
+
+  it('made a speaker, then a co-host, then back in the audience: one notice each, keyed to replace each other', async () => {
+    const { emit, me, notices } = await openAsListener({ handRaised: true });
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...me, role: 'SPEAKER', handRaised: false } }));
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...me, role: 'CO_HOST', handRaised: false } }));
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...me, role: 'LISTENER', handRaised: false } }));
+    expect(notices.map((n) => n.message)).toEqual([
+      "You're a speaker now. Your mic is off — unmute when you're ready.",
+      "You're a co-host now: you can manage speakers.",
+      "You're back in the audience.",
+    ]);
+    expect(new Set(notices.map((n) => n.key))).toEqual(new Set(['role']));
+  });
+
+  it('a host muting them is told; their own mute is not', async () => {
+    const notices: string[] = [];
+    const me = participant('9', 'SPEAKER', { muted: false });
+    const { room, api, emit } = await open(space({ stage: [host, me], viewerParticipant: me }), user('9'), {
+      onNotice: (n) => notices.push(n.message),
+    });
+    // The page opened with an open mic: it was muted by the viewer's own page (no notice).
+    await vi.waitFor(() => expect(room.me?.muted).toBe(true));
+    api.on('SetMuted', ({ muted }: Record<string, unknown>) => ({ setMuted: { ...me, muted } }));
+    await room.setMuted(false);
+    expect(notices).toEqual([]);
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...me, muted: true } }));
+    expect(notices).toEqual(['A host muted your microphone.']);
+  });
+
+  it('"Request sent" after raising a hand, and "A host saw your request" when handSeen turns true', async () => {
+    const { room, api, emit, me, notices } = await openAsListener();
+    api.on('RequestToSpeak', { requestToSpeak: { ...me, handRaised: true } });
+    expect(await room.raiseHand(true)).toBe(true);
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...me, handRaised: true, handSeen: true } }));
+    expect(notices.map((n) => n.message)).toEqual(['Request sent. The hosts will see your raised hand.', 'A host saw your request.']);
+    // Seen once is told once.
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...me, handRaised: true, handSeen: true, speaking: true } }));
+    expect(notices).toHaveLength(2);
+  });
+
+  it('an invitation prompts in the room until accepted or put off with "Not now" (the invitation stays)', async () => {
+    const { room, emit } = await openAsListener();
+    expect(room.invitePrompt).toBe(false);
+    emit(event('SPEAKER_INVITED', { user: user('9') }));
+    expect(room.invitePrompt).toBe(true);
+    room.dismissInvite();
+    expect(room.invitePrompt).toBe(false);
+    expect(room.invited).toBe(true);
+  });
+
+  it('a policy change by the host is announced after the refetch', async () => {
+    vi.useFakeTimers();
+    try {
+      const notices: string[] = [];
+      const me = participant('9', 'LISTENER');
+      let policy: SpaceRoomData['speakerPolicy'] = 'EVERYONE';
+      const api = new FakeApi().on('SpaceRoom', () => ({ viewer: user('9'), space: space({ viewerParticipant: me, speakerPolicy: policy }, [me]) }));
+      const room = new SpaceRoom(api, 'S1', { onNotice: (n) => notices.push(n.message) });
+      await room.start();
+      expect(room.policyText).toBe('Anyone can ask to speak');
+      policy = 'FOLLOWING';
+      api.emit('SpaceEvents', { spaceEvents: event('SPACE_UPDATED') });
+      await vi.advanceTimersByTimeAsync(500);
+      expect(room.policyText).toBe('People @user1 follows can speak');
+      expect(notices).toEqual(['The host changed who can speak: People @user1 follows can speak.']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('SpaceRoom: why the viewer may not ask to speak', () => {
+  it('says the policy from the host, a guest is asked to sign in, a removed person is told', async () => {
+    const me = participant('9', 'LISTENER');
+    const following = await open(space({ viewerParticipant: me, speakerPolicy: 'FOLLOWING', viewerCanSpeak: false }, [me]));
+    expect(following.room.speakRefusalText).toBe('Only people @user1 follows can speak');
+    const invited = await open(space({ viewerParticipant: me, speakerPolicy: 'INVITED', viewerCanSpeak: false }, [me]));
+    expect(invited.room.speakRefusalText).toBe('Only people @user1 invites can speak');
+    const guest = await open(space({ viewerParticipant: me, viewerCanSpeak: false }, [me]), { ...user('9'), isGuest: true } as never);
+    expect(guest.room.speakRefusalText).toBe('Sign in to ask to speak');
+    const removed = await open(space({ viewerRemoved: true, viewerCanSpeak: false }));
+    expect(removed.room.speakRefusal).toBe('REMOVED');
+    const free = await open(space({ viewerParticipant: me }, [me]));
+    expect(free.room.speakRefusalText).toBeNull();
+  });
+});
+
+describe('SpaceRoom: managing speakers', () => {
+  it('counts raised hands no host has seen; markHandsSeen clears the badge, once', async () => {
+    const cohost = participant('5', 'CO_HOST');
+    const a = participant('2', 'LISTENER', { handRaised: true });
+    const b = participant('3', 'LISTENER', { handRaised: true, handSeen: true });
+    const { room, api } = await open(space({ stage: [host, cohost], viewerParticipant: cohost }, [a, b], false, [a, b]), user('5'));
+    expect(room.requests).toHaveLength(2);
+    expect(room.unseenRequests).toBe(1);
+    api.on('MarkHandsSeen', { markHandsSeen: 1 });
+    expect(await room.markHandsSeen()).toBe(true);
+    expect(room.unseenRequests).toBe(0);
+    expect(await room.markHandsSeen()).toBe(false);
+    expect(api.callsTo('MarkHandsSeen')).toHaveLength(1);
+  });
+
+  it('"Mute all" mutes open-mic speakers only and says how many', async () => {
+    const cohost = participant('5', 'CO_HOST', { muted: false });
+    const s1 = participant('6', 'SPEAKER', { muted: false });
+    const s2 = participant('7', 'SPEAKER', { muted: false });
+    const s3 = participant('8', 'SPEAKER', { muted: true });
+    const { room, api } = await open(space({ stage: [host, cohost, s1, s2, s3], viewerParticipant: host }), user('1'));
+    api.on('MuteAll', { muteAll: { id: 'S1' } });
+    expect(await room.muteAll()).toBe(2);
+    expect(room.stage.find((p) => p.id === 'P5')?.muted).toBe(false);
+    expect(room.stage.filter((p) => p.role === 'SPEAKER').every((p) => p.muted)).toBe(true);
+    expect(describeMuteAll(2)).toBe('Muted 2 speakers; co-hosts keep their mics.');
+  });
+
+  it('an invitee who goes on stage or is removed is no longer listed as invited', async () => {
+    const { room, emit } = await open(space({ viewerParticipant: host, invitedSpeakers: [user('6'), user('7')] }), user('1'));
+    const six = participant('6', 'LISTENER');
+    emit(event('PARTICIPANT_UPDATED', { participant: { ...six, role: 'SPEAKER' } }));
+    emit(event('REMOVED', { user: user('7') }));
+    expect(room.invitedSpeakers).toEqual([]);
+  });
+
+  it('the action in flight is typed, per target', async () => {
+    const listener = participant('2', 'LISTENER', { handRaised: true });
+    const { room, api } = await open(space({ viewerParticipant: host }, [listener]), user('1'));
+    let answer: (v: unknown) => void = () => {};
+    api.on('SetParticipantRole', () => new Promise((resolve) => (answer = resolve)));
+    const approving = room.approve('U2');
+    expect(room.busy).toEqual({ name: 'setRole', userId: 'U2' });
+    expect(room.isBusy('setRole', 'U2')).toBe(true);
+    expect(room.isBusy('setRole', 'U3')).toBe(false);
+    expect(room.isBusy('join')).toBe(false);
+    answer({ setParticipantRole: { ...listener, role: 'SPEAKER', handRaised: false } });
+    expect(await approving).toBe(true);
+    expect(room.busy).toBeNull();
+  });
+});
+
+describe('SpaceRoom: accepting an invitation', () => {
+  it('puts the viewer on stage (the answer and the event agree)', async () => {
+    const me = participant('9', 'LISTENER');
+    const { room, api, emit } = await open(space({ viewerParticipant: me }, [me]));
+    emit(event('SPEAKER_INVITED', { user: user('9') }));
+    const onStage = { ...me, role: 'SPEAKER' as const, muted: true };
+    api.on('AcceptSpeakerInvite', async () => {
+      emit(event('PARTICIPANT_UPDATED', { participant: onStage }));
+      return { acceptSpeakerInvite: onStage };
+    });
+    expect(await room.acceptInvite()).toBe(true);
+    expect(room.role).toBe('SPEAKER');
+    expect(room.onStage).toBe(true);
+    expect(room.invitePrompt).toBe(false);
+    expect(room.audioPlan.publish).toBe(true);
   });
 });
