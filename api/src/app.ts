@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
@@ -23,6 +24,7 @@ import { IceServers } from './services/ice.ts';
 import { Profiles } from './services/profiles.ts';
 import { Search } from './services/search.ts';
 import { Notifications } from './services/notifications.ts';
+import { Fleets, type Clock } from './services/fleets.ts';
 import { createMediaStore } from './services/media-storage.ts';
 import { mediaHandler } from './media-http.ts';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
@@ -83,6 +85,13 @@ export interface BuildAppOptions extends Partial<Omit<Config, 'rateLimits'>> {
   database?: DbHandle;
   /** Serve the built PWA (default true). */
   serveWeb?: boolean;
+  /**
+   * The clock fleet expiry reads (epoch ms; default Date.now): tests move it to the 24-hour
+   * boundary instead of waiting.
+   */
+  clock?: Clock;
+  /** How often a fleets bar subscription re-checks expiry at the latest (default 60 s; the clock may jump in tests). */
+  fleetExpiryCheckMs?: number;
 }
 
 export interface App {
@@ -149,6 +158,15 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   // Sockets by session: a revoked session (on any instance: the `session` topic) or an expired
   // one closes them.
   const liveSessions = new LiveSessions(events.pubsub);
+  const media = createMediaStore(config);
+  const clock = options.clock ?? Date.now;
+  // Upload ids must verify on every instance: with no UPLOAD_SECRET, the database's URL (shared by
+  // all instances of a deployment) is the key's seed.
+  const uploadSecret =
+    options.uploadSecret ??
+    (!process.env.UPLOAD_SECRET && database.url
+      ? createHash('sha256').update(`spaces-upload-secret\n${database.url}`).digest('base64url')
+      : config.uploadSecret);
   const services: Services = {
     db: database.db,
     accounts: new Accounts(database.db, sessionTtlMs, (sessionId) =>
@@ -161,9 +179,16 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     bars: new SpacesBars(events.pubsub, spaces, follows),
     ice: new IceServers(config.ice),
     limits,
-    profiles: new Profiles(database.db, createMediaStore(config), limits),
+    profiles: new Profiles(database.db, media, limits),
     search: new Search(database.db),
     notifications,
+    fleets: new Fleets(database.db, media, events.pubsub, limits, notifications, {
+      clock,
+      uploadSecret,
+      expiryCheckMs: options.fleetExpiryCheckMs ?? 60_000,
+      liveSpaceOf: async (userId) => (await spaces.liveSpacesOf([userId]))[0] ?? null,
+      spaceById: async (spaceId) => (await spaces.byIds([spaceId]))[0] ?? null,
+    }),
   };
 
   // Who the client is, for limits: the peer address, or per TRUST_PROXY (lib/client-address.ts).
@@ -213,7 +238,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   });
 
   const web = options.serveWeb === false ? null : await serveWeb();
-  const media = mediaHandler(services, config.publicOrigins);
+  const mediaHttp = mediaHandler(services, config.publicOrigins);
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/graphql' || path?.startsWith('/graphql/')) {
@@ -241,7 +266,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       return res.end(JSON.stringify({ status: degraded ? 'degraded' : 'ok', database: ok, voice }));
     }
     // Uploaded media (avatars) and the avatar upload: media-http.ts.
-    if (path?.startsWith('/media/')) return media(req, res, path);
+    if (path?.startsWith('/media/')) return mediaHttp(req, res, path);
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       return res.end(await metrics.registry.metrics());
@@ -378,6 +403,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         services.notifications.pruneIfDue().catch((error) => console.error('[janitor] notifications', error));
         // Guest accounts nobody uses any more (no session, or a day old) and in no space (once a minute).
         services.accounts.sweepStaleGuests().catch((error) => console.error('[janitor]', error));
+        // Expired fleets and their photos, and fleet photos never posted (reads never wait for this).
+        services.fleets.sweep().catch((error) => console.error('[janitor] fleets', error));
       }, sweepEvery);
       janitor.unref();
       // Scheduled spaces coming within a day of their start join their followers' bars.

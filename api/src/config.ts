@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { IceConfig } from './services/ice.ts';
 import { parseTrustProxy, type TrustProxy } from './lib/client-address.ts';
 
@@ -106,7 +107,19 @@ export interface Config {
     joinLeavePerMinutePerUser: number;
     /** follow and unfollow together. */
     followPerMinutePerUser: number;
+    /** postFleet. */
+    fleetPostsPerHourPerUser: number;
+    /** replyToFleet (replies and reactions), any fleet. */
+    fleetRepliesPerMinutePerUser: number;
+    /** POST /media/fleet-photo. */
+    fleetPhotosPerHourPerUser: number;
   };
+  /**
+   * The key that signs fleet photo upload ids (UPLOAD_SECRET). Every instance must share it: by
+   * default it is derived from DATABASE_URL (the same for all instances of a deployment), or
+   * random per process with PGlite (one instance).
+   */
+  uploadSecret: string;
 }
 
 /** The defaults of Config.rateLimits. */
@@ -121,6 +134,9 @@ export const DEFAULT_RATE_LIMITS: Config['rateLimits'] = {
   requestToSpeakPerMinutePerUser: 30,
   joinLeavePerMinutePerUser: 60,
   followPerMinutePerUser: 60,
+  fleetPostsPerHourPerUser: 30,
+  fleetRepliesPerMinutePerUser: 30,
+  fleetPhotosPerHourPerUser: 30,
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
@@ -149,7 +165,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     mediaDir: env.MEDIA_DIR || undefined,
     mediaS3: mediaS3FromEnv(env),
     rateLimits: { ...DEFAULT_RATE_LIMITS },
+    uploadSecret: uploadSecret(env),
   };
+}
+
+function uploadSecret(env: NodeJS.ProcessEnv): string {
+  if (env.UPLOAD_SECRET) {
+    if (env.UPLOAD_SECRET.length < 16) throw new Error('UPLOAD_SECRET must be at least 16 characters');
+    return env.UPLOAD_SECRET;
+  }
+  if (env.DATABASE_URL) return createHash('sha256').update(`spaces-upload-secret\n${env.DATABASE_URL}`).digest('base64url');
+  return randomBytes(32).toString('base64url');
 }
 
 function mediaS3FromEnv(env: NodeJS.ProcessEnv): MediaS3Config | undefined {

@@ -12,6 +12,7 @@ import type { IceServers } from './services/ice.ts';
 import type { Profiles } from './services/profiles.ts';
 import type { Search } from './services/search.ts';
 import type { Notifications } from './services/notifications.ts';
+import type { Fleets } from './services/fleets.ts';
 
 /** Long-lived parts shared by every request of one app instance. */
 export interface Services {
@@ -32,6 +33,8 @@ export interface Services {
   search: Search;
   /** In-app notifications: their list, unread count and delivery (the table's only writer). */
   notifications: Notifications;
+  /** 24-hour fleets, their photos, views and replies; the fleets bar. */
+  fleets: Fleets;
 }
 
 export interface Viewer {

@@ -1,15 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
-import { AVATAR_MAX_BYTES, avatarRefused } from './services/profiles.ts';
+import { AVATAR_MAX_BYTES } from './services/profiles.ts';
+import { FLEET_PHOTO_MAX_BYTES } from './services/fleets.ts';
+import { tooLarge } from './services/images.ts';
 import { isMediaKey } from './services/media-storage.ts';
 import type { Services } from './context.ts';
 
 /**
  * Media over plain HTTP, beside /graphql:
  *
- *   GET/HEAD /media/<key>   an uploaded file (avatars), cacheable forever (keys are never reused)
- *   POST     /media/avatar  the viewer's new avatar: the image itself is the body
+ *   GET/HEAD /media/<key>        an uploaded file (avatars, fleet photos), cacheable forever (keys are
+ *                                never reused); a fleet photo's key carries its fleet's expiry, and
+ *                                from then on it is a 404, whether or not the sweeper ran
+ *   POST     /media/avatar       the viewer's new avatar: the image itself is the body
+ *   POST     /media/fleet-photo  a photo for a fleet, the same way: answers a signed upload id
+ *                                (an hour) that postFleet takes
  *
  * Why a small REST endpoint rather than GraphQL multipart uploads: the GraphQL endpoint keeps
  * its 100 KB body limit and its JSON-only CSRF rule (useCsrf) untouched, the upload is read as a
@@ -23,10 +29,11 @@ import type { Services } from './context.ts';
 export function mediaHandler(services: Services, publicOrigins: string[]) {
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     try {
-      if (path === '/media/avatar') return await uploadAvatar(services, publicOrigins, req, res);
+      if (path === '/media/avatar') return await upload(avatarRoute(services), services, publicOrigins, req, res);
+      if (path === '/media/fleet-photo') return await upload(fleetPhotoRoute(services), services, publicOrigins, req, res);
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'BAD_USER_INPUT', 'Use GET.', { allow: 'GET, HEAD' });
       const key = path.slice('/media/'.length);
-      const body = isMediaKey(key) ? await services.profiles.media.get(key) : null;
+      const body = isMediaKey(key) && services.fleets.mayServe(key) ? await services.profiles.media.get(key) : null;
       if (!body) {
         res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
         return void res.end('Not found');
@@ -34,8 +41,8 @@ export function mediaHandler(services: Services, publicOrigins: string[]) {
       res.writeHead(200, {
         'content-type': 'image/webp',
         'content-length': String(body.byteLength),
-        // A key names one file forever (a new avatar gets a new key).
-        'cache-control': 'public, max-age=31536000, immutable',
+        // A key names one file forever (a new avatar gets a new key); a fleet photo until it expires.
+        'cache-control': `public, max-age=${services.fleets.cacheSecondsOf(key) ?? 31536000}, immutable`,
         etag: `"${key.replace(/[^A-Za-z0-9]/g, '')}"`,
         'x-content-type-options': 'nosniff',
         'content-security-policy': "default-src 'none'; sandbox",
@@ -56,7 +63,33 @@ export function mediaHandler(services: Services, publicOrigins: string[]) {
 
 const UPLOAD_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/;
 
-async function uploadAvatar(services: Services, publicOrigins: string[], req: IncomingMessage, res: ServerResponse) {
+interface UploadRoute {
+  /** The field named in errors. */
+  field: string;
+  maxBytes: number;
+  /** Stores the upload for the authenticated user; returns the `data` of the answer. */
+  store(userId: string, body: Uint8Array): Promise<Record<string, unknown>>;
+}
+
+const avatarRoute = (services: Services): UploadRoute => ({
+  field: 'avatar',
+  maxBytes: AVATAR_MAX_BYTES,
+  store: async (userId, body) => {
+    const user = await services.profiles.setAvatar(userId, body);
+    return { avatarUrl: services.profiles.avatarUrl(user, 'LARGE'), avatarSmallUrl: services.profiles.avatarUrl(user, 'SMALL') };
+  },
+});
+
+const fleetPhotoRoute = (services: Services): UploadRoute => ({
+  field: 'photo',
+  maxBytes: FLEET_PHOTO_MAX_BYTES,
+  store: async (userId, body) => {
+    const { uploadId, expiresAt } = await services.fleets.uploadPhoto(userId, body);
+    return { uploadId, expiresAt: expiresAt.toISOString() };
+  },
+});
+
+async function upload(route: UploadRoute, services: Services, publicOrigins: string[], req: IncomingMessage, res: ServerResponse) {
   const cors = {
     'access-control-allow-origin': '*',
     'access-control-allow-headers': 'authorization, content-type',
@@ -70,8 +103,8 @@ async function uploadAvatar(services: Services, publicOrigins: string[], req: In
   const headers = headersOf(req);
   const type = headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   if (!UPLOAD_TYPES.test(type))
-    return sendError(res, 415, 'BAD_USER_INPUT', 'avatar: send the image itself as the body, with an image/* Content-Type (no forms).', cors, {
-      field: 'avatar',
+    return sendError(res, 415, 'BAD_USER_INPUT', `${route.field}: send the image itself as the body, with an image/* Content-Type (no forms).`, cors, {
+      field: route.field,
       reason: 'NOT_AN_IMAGE',
     });
   const credentials = credentialsOf(headers);
@@ -80,30 +113,27 @@ async function uploadAvatar(services: Services, publicOrigins: string[], req: In
   const auth = credentials ? await services.accounts.authenticate(credentials.token) : null;
   if (!auth)
     return sendError(res, 401, 'UNAUTHENTICATED', credentials ? 'Invalid or expired token.' : 'Sign in first.', cors);
+  // Listener-only guests upload nothing (as every mutation they are not allowed: useGuestLimits).
+  if (auth.user.isGuest)
+    return sendError(res, 403, 'FORBIDDEN', 'Guests can only listen: sign in or create an account to do that.', cors, { reason: 'GUEST' });
   const declared = Number(headers.get('content-length') ?? NaN);
-  if (declared > AVATAR_MAX_BYTES) throw tooLarge();
-  const body = await readBody(req, AVATAR_MAX_BYTES);
-  const user = await services.profiles.setAvatar(auth.user.id, body);
+  if (declared > route.maxBytes) throw tooLarge(route);
+  const body = await readBody(req, route);
+  const data = await route.store(auth.user.id, body);
   res.writeHead(200, { ...cors, 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(
-    JSON.stringify({
-      data: { avatarUrl: services.profiles.avatarUrl(user, 'LARGE'), avatarSmallUrl: services.profiles.avatarUrl(user, 'SMALL') },
-    }),
-  );
+  res.end(JSON.stringify({ data }));
 }
 
-const tooLarge = () => avatarRefused('TOO_LARGE', `must be at most ${AVATAR_MAX_BYTES / 1024 / 1024} MB`);
-
-/** The body, or TOO_LARGE as soon as it passes `limit` bytes (the rest is not read). */
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+/** The body, or TOO_LARGE as soon as it passes the route's limit (the rest is not read). */
+function readBody(req: IncomingMessage, route: UploadRoute): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.byteLength;
-      if (size > limit) {
+      if (size > route.maxBytes) {
         req.pause();
-        reject(tooLarge());
+        reject(tooLarge(route));
         return;
       }
       chunks.push(chunk);

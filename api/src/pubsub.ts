@@ -45,7 +45,14 @@ export type Topics = {
   session: [payload: { sessionId: string; at: string }];
   /** A new notification for one user (services/notifications.ts), by recipient id. */
   notification: [userId: string, payload: NotificationPayload];
+  /** An author posted or deleted a fleet: the fleets bars of their followers (and their own) changed. */
+  fleets: [payload: FleetsPayload];
 };
+
+export interface FleetsPayload {
+  authorId: string;
+  at: string;
+}
 
 /** A notification as it travels: its row, with the time as an ISO string. */
 export interface NotificationPayload {
@@ -54,6 +61,8 @@ export interface NotificationPayload {
   kind: string;
   actorId: string | null;
   spaceId: string | null;
+  /** FLEET_REPLY: the fleet replied to. */
+  fleetId?: string | null;
   createdAt: string;
 }
 
@@ -72,6 +81,7 @@ export interface SpacesPubSub {
   publish(topic: 'activity', payload: Payload<'activity'>): void;
   publish(topic: 'session', payload: Payload<'session'>): void;
   publish(topic: 'notification', userId: string, payload: NotificationPayload): void;
+  publish(topic: 'fleets', payload: Payload<'fleets'>): void;
   subscribe(topic: 'space', spaceId: string): AsyncIterableIterator<SpaceEventPayload>;
   subscribe(topic: 'notification', userId: string): AsyncIterableIterator<NotificationPayload>;
   subscribe(topic: 'activity'): AsyncIterableIterator<Payload<'activity'>>;
@@ -79,7 +89,7 @@ export interface SpacesPubSub {
    * A callback run synchronously on each payload of a topic, as it is dispatched: for one
    * per-instance consumer (no queue to fall behind on). Returns the function that stops it.
    */
-  listen<K extends 'activity' | 'session'>(topic: K, callback: (payload: Payload<K>) => void): () => void;
+  listen<K extends 'activity' | 'session' | 'fleets'>(topic: K, callback: (payload: Payload<K>) => void): () => void;
 }
 
 export interface EventBus {

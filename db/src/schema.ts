@@ -14,6 +14,9 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 
+// Declared before `users`, which uses it: who may reply to a fleet (same shape as speaker policies).
+export const replyPolicy = pgEnum('reply_policy', ['EVERYONE', 'FOLLOWING', 'NOBODY']);
+
 const createdAt = () => timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow();
 
 export const users = pgTable(
@@ -37,6 +40,8 @@ export const users = pgTable(
     // A listener-only account made for a signed-out visitor (startGuestSession): no password,
     // handle `guest_<random>`, never listed in search or suggestions; removed once unused.
     isGuest: boolean('is_guest').notNull().default(false),
+    // Who may reply to a new fleet unless its author says otherwise (setDefaultReplyPolicy).
+    fleetReplyPolicy: replyPolicy('fleet_reply_policy').notNull().default('EVERYONE'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -255,6 +260,7 @@ export const notificationKind = pgEnum('notification_kind', [
   'SPACE_STARTED',
   'SPACE_REMINDER',
   'SPACE_CANCELLED',
+  'FLEET_REPLY',
 ]);
 
 /** A person's in-app notifications (newest first), read or not. */
@@ -268,6 +274,8 @@ export const notifications = pgTable(
     kind: notificationKind('kind').notNull(),
     actorId: uuid('actor_id').references(() => users.id, { onDelete: 'cascade' }),
     spaceId: uuid('space_id').references(() => spaces.id, { onDelete: 'cascade' }),
+    // FLEET_REPLY: the fleet replied to; the notification goes with the fleet (24 hours at most).
+    fleetId: uuid('fleet_id').references(() => fleets.id, { onDelete: 'cascade' }),
     readAt: timestamp('read_at', { withTimezone: true, precision: 3 }),
     createdAt: createdAt(),
   },
@@ -277,4 +285,105 @@ export const notifications = pgTable(
     // The unread badge.
     index('notifications_unread_idx').on(t.userId).where(sql`${t.readAt} is null`),
   ],
+);
+
+export const fleetKind = pgEnum('fleet_kind', ['TEXT', 'PHOTO']);
+/** The fixed palette a text fleet's background comes from (the clients map names to colours). */
+export const fleetBackground = pgEnum('fleet_background', ['BLUE', 'PURPLE', 'PINK', 'RED', 'ORANGE', 'YELLOW', 'GREEN', 'BLACK']);
+
+/**
+ * A fleet: a text or a photo that lives 24 hours. Every read filters `expires_at > now` (the
+ * API's clock), so expiry never waits for the sweeper, which only deletes rows and files later.
+ */
+export const fleets = pgTable(
+  'fleets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    authorId: uuid('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: fleetKind('kind').notNull(),
+    // TEXT: the text (null for a bare "I'm live" share of a space); PHOTO: null.
+    text: text('text'),
+    background: fleetBackground('background').notNull().default('BLUE'),
+    // PHOTO: the WebP in media storage, `fleets/<expiry epoch seconds>-<random>-1080.webp`.
+    photoKey: text('photo_key'),
+    caption: text('caption'),
+    replyPolicy: replyPolicy('reply_policy').notNull(),
+    // "I'm live": the space shared (its host or someone on its stage posted it while LIVE).
+    spaceId: uuid('space_id').references(() => spaces.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    // The bar: the active fleets of the authors a viewer follows.
+    index('fleets_author_idx').on(t.authorId, t.expiresAt),
+    // The sweeper's expired rows.
+    index('fleets_expires_idx').on(t.expiresAt),
+    check('fleets_text_length', sql`char_length(${t.text}) <= 280 and char_length(${t.caption}) <= 280`),
+    check(
+      'fleets_kind_content',
+      sql`(${t.kind} = 'PHOTO' and ${t.photoKey} is not null and ${t.text} is null) or (${t.kind} = 'TEXT' and ${t.photoKey} is null and ${t.caption} is null and (${t.text} is not null or ${t.spaceId} is not null))`,
+    ),
+  ],
+);
+
+/** Who saw which fleet (markFleetSeen), for the ring on the bar and the author's viewers list. */
+export const fleetViews = pgTable(
+  'fleet_views',
+  {
+    fleetId: uuid('fleet_id')
+      .notNull()
+      .references(() => fleets.id, { onDelete: 'cascade' }),
+    viewerId: uuid('viewer_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    viewedAt: timestamp('viewed_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.fleetId, t.viewerId] }),
+    // The author's viewers list, newest first, keyset-paged.
+    index('fleet_views_list_idx').on(t.fleetId, t.viewedAt.desc(), t.viewerId.desc()),
+    index('fleet_views_viewer_idx').on(t.viewerId),
+  ],
+);
+
+/** A private reply (text) or reaction (emoji) to a fleet, for its author only. */
+export const fleetReplies = pgTable(
+  'fleet_replies',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    fleetId: uuid('fleet_id')
+      .notNull()
+      .references(() => fleets.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    text: text('text'),
+    emoji: text('emoji'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    index('fleet_replies_list_idx').on(t.fleetId, t.createdAt.desc(), t.id.desc()),
+    check('fleet_replies_one_of', sql`(${t.text} is null) <> (${t.emoji} is null)`),
+    check('fleet_replies_text_length', sql`char_length(${t.text}) <= 280`),
+  ],
+);
+
+/**
+ * A processed fleet photo waiting for its postFleet (POST /media/fleet-photo): at most an hour,
+ * then the sweeper deletes it and its file. postFleet consumes the row (one fleet per upload).
+ */
+export const fleetUploads = pgTable(
+  'fleet_uploads',
+  {
+    id: text('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    // `fleet-uploads/<id>.webp`: never served (GET /media refuses the folder).
+    mediaKey: text('media_key').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('fleet_uploads_expires_idx').on(t.expiresAt)],
 );

@@ -240,6 +240,56 @@ export function speakRefusal(f: { isGuest: boolean; removed: boolean; policy: Sp
   return f.policy === 'INVITED' ? 'POLICY_INVITED' : f.policy === 'FOLLOWING' ? 'POLICY_FOLLOWING' : null;
 }
 
+/* ---- Fleets: who may reply (the same shape as speaker policies) ---- */
+
+/**
+ * Who may reply to (or react to) a fleet, chosen by its author per fleet or as their default:
+ * everyone, the people the author follows, or nobody.
+ */
+export type ReplyPolicy = 'EVERYONE' | 'FOLLOWING' | 'NOBODY';
+export const REPLY_POLICIES = ['EVERYONE', 'FOLLOWING', 'NOBODY'] as const satisfies readonly ReplyPolicy[];
+/** How long a fleet lives. */
+export const FLEET_TTL_MS = 24 * 3_600_000;
+/** Text fleets, captions and text replies: one line of user text, at most this many characters. */
+export const FLEET_TEXT_MAX = 280;
+
+/**
+ * Why the viewer may not reply to a fleet (null: they may), as a reason code the client puts into
+ * words beside a hidden reply box: OWN (the author's own fleet), SIGNED_OUT, GUEST (listen-only
+ * accounts), NOBODY (the author allows no replies), NOT_FOLLOWED (FOLLOWING, and the author does
+ * not follow the viewer).
+ */
+export type ReplyRefusal = 'OWN' | 'SIGNED_OUT' | 'GUEST' | 'NOBODY' | 'NOT_FOLLOWED';
+export function replyRefusal(f: {
+  signedIn: boolean;
+  isGuest: boolean;
+  isAuthor: boolean;
+  policy: ReplyPolicy;
+  /** The fleet's author follows the viewer. */
+  authorFollows: boolean;
+}): ReplyRefusal | null {
+  if (!f.signedIn) return 'SIGNED_OUT';
+  if (f.isAuthor) return 'OWN';
+  if (f.isGuest) return 'GUEST';
+  if (f.policy === 'NOBODY') return 'NOBODY';
+  if (f.policy === 'FOLLOWING' && !f.authorFollows) return 'NOT_FOLLOWED';
+  return null;
+}
+
+/** replyToFleet's verdict: FORBIDDEN with the refusal as `reason`. */
+export function canReplyToFleet(f: Parameters<typeof replyRefusal>[0]): Verdict {
+  const refusal = replyRefusal(f);
+  if (refusal === null) return allow;
+  const message: Record<ReplyRefusal, string> = {
+    OWN: 'You cannot reply to your own fleet.',
+    SIGNED_OUT: 'Sign in to reply.',
+    GUEST: 'Guests cannot reply.',
+    NOBODY: 'The author turned replies off for this fleet.',
+    NOT_FOLLOWED: 'Only people the author follows can reply to this fleet.',
+  };
+  return deny(message[refusal]);
+}
+
 /* ---- Scheduled spaces and reminders ---- */
 
 /** How far ahead a space may be scheduled (createSpace and updateSpace alike). */
@@ -288,7 +338,13 @@ export function validateScheduledFor(when: Date, now = Date.now()): { ok: true }
 
 /* ---- Notifications ---- */
 
-export type NotificationKind = 'SPEAKER_INVITED' | 'HAND_RAISED' | 'SPACE_STARTED' | 'SPACE_REMINDER' | 'SPACE_CANCELLED';
+export type NotificationKind =
+  | 'SPEAKER_INVITED'
+  | 'HAND_RAISED'
+  | 'SPACE_STARTED'
+  | 'SPACE_REMINDER'
+  | 'SPACE_CANCELLED'
+  | 'FLEET_REPLY';
 /** Notifications older than this are deleted by the janitor. */
 export const NOTIFICATION_RETENTION_DAYS = 30;
 

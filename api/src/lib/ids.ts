@@ -1,7 +1,8 @@
 import { badInput } from '../errors.ts';
 
 /** Global ids are base64url("Type:uuid"): opaque to clients, typed for `node(id:)`. */
-export type NodeType = 'User' | 'Space' | 'Participant' | 'Notification';
+export type NodeType = 'User' | 'Space' | 'Participant' | 'Notification' | 'Fleet' | 'FleetReply';
+const NODE_TYPES: readonly string[] = ['User', 'Space', 'Participant', 'Notification', 'Fleet', 'FleetReply'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -14,8 +15,8 @@ export function parseGlobalId(globalId: string): { type: NodeType; id: string } 
   const decoded = Buffer.from(globalId, 'base64url').toString('utf8');
   const [type, id, extra] = decoded.split(':');
   if (extra !== undefined || !id || !UUID.test(id)) return null;
-  if (type !== 'User' && type !== 'Space' && type !== 'Participant' && type !== 'Notification') return null;
-  return { type, id };
+  if (!type || !NODE_TYPES.includes(type)) return null;
+  return { type: type as NodeType, id };
 }
 
 /** Decodes an id argument that must name a node of one type; a clear BAD_USER_INPUT otherwise. */

@@ -10,6 +10,7 @@ import './space-event.ts';
 import './audio.ts';
 import './ice.ts';
 import './search.ts';
+import './fleet.ts';
 import './notification.ts';
 
 // Guests (listener-only accounts) are limited at the root fields: plugins/useGuestLimits.ts.

@@ -10,6 +10,7 @@ import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 import { Space } from './space.ts';
 import { User } from './user.ts';
+import { Fleet } from './fleet.ts';
 
 export const NotificationKind = builder.enumType('NotificationKind', {
   description: 'What a notification is about.',
@@ -21,6 +22,7 @@ export const NotificationKind = builder.enumType('NotificationKind', {
     },
     SPACE_REMINDER: { description: 'A scheduled space the viewer set a reminder for has started.' },
     SPACE_CANCELLED: { description: 'A scheduled space the viewer set a reminder for was cancelled by its host (actor).' },
+    FLEET_REPLY: { description: 'Someone (actor) replied to or reacted to the viewer\'s `fleet`; read it in Fleet.replies. Gone when the fleet expires.' },
   } as const,
 });
 
@@ -48,6 +50,12 @@ Notification.implement({
       nullable: true,
       description: 'The space it is about.',
       resolve: (n, _a, ctx) => (n.spaceId ? ctx.loaders.space.load(n.spaceId) : null),
+    }),
+    fleet: t.field({
+      type: Fleet,
+      nullable: true,
+      description: 'FLEET_REPLY: the fleet replied to (null once it expired).',
+      resolve: (n, _a, ctx) => (n.fleetId ? ctx.services.fleets.byId(n.fleetId) : null),
     }),
   }),
 });

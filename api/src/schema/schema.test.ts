@@ -43,12 +43,20 @@ describe('viewer-dependent fields', () => {
         if ((field as { extensions?: { viewerDependent?: boolean } }).extensions?.viewerDependent) marked.push(`${type.name}.${field.name}`);
     }
     expect(marked.sort()).toEqual([
+      'Fleet.replies',
+      'Fleet.viewCount',
+      'Fleet.viewerCanReply',
+      'Fleet.viewerHasSeen',
+      'Fleet.viewerReplyRefusal',
+      'Fleet.viewers',
+      'FleetAuthor.hasUnseen',
       'Space.invitedSpeakers',
       'Space.recap',
       'Space.viewerCanSpeak',
       'Space.viewerHasReminder',
       'Space.viewerParticipant',
       'Space.viewerRemoved',
+      'User.defaultReplyPolicy',
       'User.followsViewer',
       'User.viewerFollows',
     ]);

@@ -4,7 +4,15 @@ import { REACTION_RATE } from '../domain/rules.ts';
 import type { Limiter, LimiterStore } from '../lib/rate-limit.ts';
 
 /** The per-user limits of mutations that make events or mixer work. */
-export type UserAction = 'connectAudio' | 'requestToSpeak' | 'joinLeave' | 'follow' | 'setReminder';
+export type UserAction =
+  | 'connectAudio'
+  | 'requestToSpeak'
+  | 'joinLeave'
+  | 'follow'
+  | 'setReminder'
+  | 'postFleet'
+  | 'replyToFleet'
+  | 'fleetPhoto';
 
 /**
  * Every abuse limit of the API, on one store shared by all instances (see lib/rate-limit.ts).
@@ -42,6 +50,9 @@ export class Limits {
       follow: store.limiter('user:follow', perMinute(config.followPerMinutePerUser)),
       // Setting and clearing reminders, as cheap to flood as following: the same allowance.
       setReminder: store.limiter('user:setReminder', perMinute(config.followPerMinutePerUser)),
+      postFleet: store.limiter('user:postFleet', { points: config.fleetPostsPerHourPerUser, durationSeconds: 3600 }),
+      replyToFleet: store.limiter('user:replyToFleet', perMinute(config.fleetRepliesPerMinutePerUser)),
+      fleetPhoto: store.limiter('user:fleetPhoto', { points: config.fleetPhotosPerHourPerUser, durationSeconds: 3600 }),
     };
     this.reaction = store.limiter('user:reaction', {
       points: REACTION_RATE.limit,

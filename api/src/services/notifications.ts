@@ -22,6 +22,8 @@ export interface Notice {
   kind: NotificationKind;
   actorId: string | null;
   spaceId: string | null;
+  /** FLEET_REPLY: the fleet replied to. */
+  fleetId?: string | null;
   to: Audience;
 }
 
@@ -46,9 +48,10 @@ export class Notifications {
   async deliver(notice: Notice): Promise<number> {
     const recipients = this.#recipients(notice);
     const actor = notice.actorId;
+    const fleetId = notice.fleetId ?? null;
     const rows = await this.db.execute<{ id: string; user_id: string; created_at: string | Date }>(sql`
-      insert into ${notifications} (user_id, kind, actor_id, space_id)
-      select r.user_id, ${notice.kind}::notification_kind, ${actor}::uuid, ${notice.spaceId}::uuid
+      insert into ${notifications} (user_id, kind, actor_id, space_id, fleet_id)
+      select r.user_id, ${notice.kind}::notification_kind, ${actor}::uuid, ${notice.spaceId}::uuid, ${fleetId}::uuid
       from (${recipients}) as r(user_id)
       where (${actor}::uuid is null or r.user_id <> ${actor}::uuid)
         -- The same news still unread is not repeated (a hand lowered and raised again, a
@@ -56,7 +59,8 @@ export class Notifications {
         and not exists (
           select 1 from ${notifications} n
           where n.user_id = r.user_id and n.kind = ${notice.kind}::notification_kind and n.read_at is null
-            and n.actor_id is not distinct from ${actor}::uuid and n.space_id is not distinct from ${notice.spaceId}::uuid)
+            and n.actor_id is not distinct from ${actor}::uuid and n.space_id is not distinct from ${notice.spaceId}::uuid
+            and n.fleet_id is not distinct from ${fleetId}::uuid)
       returning id, user_id, created_at`);
     const list = Array.isArray(rows) ? rows : (rows as { rows: { id: string; user_id: string; created_at: string | Date }[] }).rows;
     for (const row of list) {
@@ -66,6 +70,7 @@ export class Notifications {
         kind: notice.kind,
         actorId: actor,
         spaceId: notice.spaceId,
+        fleetId,
         createdAt: new Date(row.created_at).toISOString(),
       };
       this.pubsub.publish('notification', row.user_id, payload);
@@ -166,6 +171,7 @@ export const rowOfPayload = (p: NotificationPayload): NotificationRow => ({
   kind: p.kind as NotificationKind,
   actorId: p.actorId,
   spaceId: p.spaceId,
+  fleetId: p.fleetId ?? null,
   readAt: null,
   createdAt: new Date(p.createdAt),
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import sharp from 'sharp';
 import { users, type Database } from '@spaces/db';
 import { cleanLine } from '../domain/text.ts';
-import { appError, badInput, notFound } from '../errors.ts';
+import { badInput, notFound } from '../errors.ts';
+import { imageRefused, renderImage, type ImageRefusal } from './images.ts';
 import type { Limiter } from '../lib/rate-limit.ts';
 import type { Limits } from './limits.ts';
 import type { MediaStore } from './media-storage.ts';
@@ -22,62 +22,18 @@ export const AVATAR_MAX_PIXELS = 25_000_000;
 /** The square renditions kept of an avatar, in pixels: LARGE for profiles, SMALL for lists and bubbles. */
 export const AVATAR_SIZES = { LARGE: 400, SMALL: 96 } as const;
 export type AvatarSize = keyof typeof AVATAR_SIZES;
-/** Raster formats taken as avatars (sharp's names; `heif` covers AVIF). SVG, PDF, TIFF and the rest are refused. */
-const AVATAR_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'heif']);
-
 /** Why an avatar was refused, in `extensions.reason` of its BAD_USER_INPUT error (field `avatar`). */
-export type AvatarRefusal = 'NOT_AN_IMAGE' | 'TOO_LARGE' | 'TOO_MANY_PIXELS';
+export type AvatarRefusal = ImageRefusal;
 
-export const avatarRefused = (reason: AvatarRefusal, message: string) =>
-  appError('BAD_USER_INPUT', `avatar: ${message}`, { field: 'avatar', reason });
+export const avatarRefused = (reason: AvatarRefusal, message: string) => imageRefused('avatar', reason, message);
 
-// Decoded images are not worth caching between uploads; memory is better spent elsewhere.
-sharp.cache(false);
-
-/**
- * Decodes an untrusted upload once and re-encodes square WebP renditions: auto-rotated by its
- * EXIF orientation, then every piece of metadata (EXIF with GPS, XMP, ICC, comments) is left
- * behind, since sharp writes none unless asked. Only the first frame of an animation is kept.
- */
-export async function renderAvatar(input: Uint8Array): Promise<Record<AvatarSize, Uint8Array>> {
-  if (input.byteLength > AVATAR_MAX_BYTES) throw avatarRefused('TOO_LARGE', `must be at most ${AVATAR_MAX_BYTES / 1024 / 1024} MB`);
-  const options = { limitInputPixels: AVATAR_MAX_PIXELS, failOn: 'error', animated: false } as const;
-  let format: string | undefined;
-  let pixels = 0;
-  try {
-    const meta = await sharp(input, options).metadata();
-    format = meta.format;
-    pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  } catch (error) {
-    // sharp checks limitInputPixels against the header already here.
-    if (/pixel limit/i.test(String((error as Error).message)))
-      throw avatarRefused('TOO_MANY_PIXELS', `is larger than ${AVATAR_MAX_PIXELS.toLocaleString('en')} pixels`);
-    throw avatarRefused('NOT_AN_IMAGE', 'is not an image this server reads (JPEG, PNG, WebP, GIF or AVIF)');
-  }
-  if (!format || !AVATAR_FORMATS.has(format))
-    throw avatarRefused('NOT_AN_IMAGE', `${format ? `${format.toUpperCase()} is not accepted` : 'is not an image'}: use JPEG, PNG, WebP, GIF or AVIF`);
-  if (pixels > AVATAR_MAX_PIXELS)
-    throw avatarRefused('TOO_MANY_PIXELS', `has ${pixels.toLocaleString('en')} pixels; at most ${AVATAR_MAX_PIXELS.toLocaleString('en')} are accepted`);
-  if (pixels === 0) throw avatarRefused('NOT_AN_IMAGE', 'has no pixels');
-  try {
-    const entries = await Promise.all(
-      Object.entries(AVATAR_SIZES).map(async ([size, px]) => {
-        const output = await sharp(input, options)
-          .timeout({ seconds: 15 })
-          .rotate()
-          .resize(px, px, { fit: 'cover', position: 'centre' })
-          .webp({ quality: 82, effort: 4 })
-          .toBuffer();
-        return [size, new Uint8Array(output.buffer, output.byteOffset, output.byteLength)] as const;
-      }),
-    );
-    return Object.fromEntries(entries) as Record<AvatarSize, Uint8Array>;
-  } catch (error) {
-    if (/pixel limit/i.test(String((error as Error).message)))
-      throw avatarRefused('TOO_MANY_PIXELS', `is larger than ${AVATAR_MAX_PIXELS.toLocaleString('en')} pixels`);
-    // A header that parses but pixel data that does not (truncated or corrupt files).
-    throw avatarRefused('NOT_AN_IMAGE', 'could not be decoded (the file may be truncated or corrupt)');
-  }
+/** Square WebP renditions of an untrusted upload, metadata dropped (services/images.ts). */
+export function renderAvatar(input: Uint8Array): Promise<Record<AvatarSize, Uint8Array>> {
+  const square = (px: number) => ({ width: px, height: px, fit: 'cover', quality: 82 }) as const;
+  return renderImage(input, { field: 'avatar', maxBytes: AVATAR_MAX_BYTES, maxPixels: AVATAR_MAX_PIXELS }, {
+    LARGE: square(AVATAR_SIZES.LARGE),
+    SMALL: square(AVATAR_SIZES.SMALL),
+  });
 }
 
 export interface ProfileInput {

@@ -65,18 +65,23 @@ const DECIDED_FORBIDDEN = [
   'acceptSpeakerInvite',
   'cancelSpace',
   'createSpace',
+  'deleteFleet',
   'endSpace',
   'follow',
   'inviteSpeaker',
+  'markFleetSeen',
   'markHandsSeen',
   'markNotificationsRead',
   'muteAll',
   'muteParticipant',
+  'postFleet',
   'react',
   'removeAvatar',
   'removeParticipant',
+  'replyToFleet',
   'requestToSpeak',
   'revokeSpeakerInvite',
+  'setDefaultReplyPolicy',
   'setMuted',
   'setParticipantRole',
   'setReminder',
@@ -89,7 +94,7 @@ const DECIDED_FORBIDDEN = [
 ];
 
 /** Subscriptions a guest may not use, decided on purpose (as DECIDED_FORBIDDEN). */
-const DECIDED_FORBIDDEN_SUBSCRIPTIONS = ['notifications', 'spacesBar'];
+const DECIDED_FORBIDDEN_SUBSCRIPTIONS = ['fleetsBar', 'notifications', 'spacesBar'];
 
 /** A value of `type` that passes argument coercion (the guest check runs before any resolver). */
 function sample(type: GraphQLInputType, spaceId: string): unknown {
