@@ -128,6 +128,8 @@ describe('listening without an account', () => {
     const controls = page.getByRole('region', { name: 'Space controls' });
     await expect.poll(() => controls.getByRole('button', { name: 'Raise your hand to ask to speak' }).count()).toBe(0);
     await expect.poll(async () => (await controls.innerText()).toLowerCase(), { timeout: 5_000 }).toMatch(/sign in|account|guest/);
+    // Nor react: no picker to offer what the API refuses.
+    expect(await controls.getByRole('button', { name: 'React' }).count()).toBe(0);
     // The API refuses it too.
     const raised = await pageGraphQL(page, `mutation($s: ID!) { requestToSpeak(spaceId: $s, raised: true) { id } }`, { s: spaceId });
     expect(raised.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'GUEST' });
