@@ -6,7 +6,8 @@ import { findFreePort, JanusSession, startJanus, type AudioBridgeHandle, type Ru
 import { codes, startTestApp, type TestApp } from '../support/app.ts';
 import { janusAdmin, janusHandles } from '../support/janus-admin.ts';
 import { fakeAnswerTo, fakeOffer } from '../support/sdp.ts';
-import { must, Q, users, type U } from '../support/spaces.ts';
+import { EVENTS, must, Q, users, type U } from '../support/spaces.ts';
+import { subscribe, wsClient } from '../support/ws.ts';
 
 /**
  * The audience tier's plumbing on a real Janus (signalling only, over loopback: what listeners
@@ -17,6 +18,7 @@ import { must, Q, users, type U } from '../support/spaces.ts';
 const adminSecret = randomBytes(12).toString('hex');
 let janus: RunningJanus;
 let t: TestApp;
+let base: string;
 let db: DbHandle;
 let session: JanusSession;
 let bridge: AudioBridgeHandle;
@@ -29,7 +31,7 @@ const raw = (id: string) => Buffer.from(id, 'base64url').toString().split(':')[1
 beforeAll(async () => {
   janus = await startJanus({ adminPort: await findFreePort(), adminSecret });
   t = await startTestApp({ mixers: [mixerOf(janus)], mixerSweepMs: 300, mixerListenerSeats: 1 });
-  await t.app.start();
+  base = await t.app.start();
   db = await createDb({ url: t.databaseUrl, migrate: false });
   session = await JanusSession.create({ url: janus.httpUrl, apiSecret: janus.apiSecret });
   bridge = await session.attachAudioBridge({ adminKey: janus.adminKey });
@@ -129,27 +131,41 @@ describe('audience relays', () => {
     await streaming.destroy(foreign.id);
   });
 
-  it('a mountpoint destroyed behind the API’s back is recreated and fed again', async () => {
-    const [host, a] = await users(t, 2, 'rc');
+  it('a mountpoint destroyed behind the API’s back: its listener alone is told to listen again, and a new relay is made and fed', async () => {
+    const [host, a, b] = await users(t, 3, 'rc');
     const s = await space(host!);
     await must(t, Q.join, { s }, a);
+    await must(t, Q.join, { s }, b);
     await must(t, LISTEN, { s }, a);
     const [before] = await relays(s);
-    await streaming.destroy(Number(before!.mountpoint), {
-      secret: (t.app.services.mixer as unknown as { roomOf(s: unknown): { instance: { mountpointSecret(m: number): string } } })
-        .roomOf({ mixerInstance: 'local', mixerRoom: await roomOf(s) })
-        .instance.mountpointSecret(Number(before!.mountpoint)),
-    });
-    // A new mountpoint, not merely none while the relay is being made again.
-    await expect
-      .poll(async () => {
-        const now = (await relays(s))[0]?.mountpoint;
-        return now !== undefined && now !== before!.mountpoint;
-      }, { timeout: 6000 })
-      .toBe(true);
-    const [after] = await relays(s);
-    expect(await mountpoints()).toContain(Number(after!.mountpoint));
-    await expect.poll(async () => (await forwarders(await roomOf(s))).includes(Number((await relays(s))[0]!.forwarder)), { timeout: 6000 }).toBe(true);
+    const clients = [wsClient(base, { token: a!.token }), wsClient(base, { token: b!.token })];
+    const [toA, toB] = clients.map((c) => subscribe(c, EVENTS, { s }, (d) => d.spaceEvents));
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // both subscriptions are live
+      await streaming.destroy(Number(before!.mountpoint), {
+        secret: (t.app.services.mixer as unknown as { roomOf(s: unknown): { instance: { mountpointSecret(m: number): string } } })
+          .roomOf({ mixerInstance: 'local', mixerRoom: await roomOf(s) })
+          .instance.mountpointSecret(Number(before!.mountpoint)),
+      });
+      // Janus hangs up the listener's connection with its mountpoint: they are told, and only they.
+      await toA!.waitFor((e) => e.kind === 'AUDIO_RECONNECT', 6000);
+      // Listening again (what the client does on AUDIO_RECONNECT) makes a new relay: a new
+      // mountpoint, not merely none while the relay is being made again, and the mix fed into it.
+      await must(t, LISTEN, { s }, a);
+      await expect
+        .poll(async () => {
+          const now = (await relays(s))[0]?.mountpoint;
+          return now !== undefined && now !== before!.mountpoint && (await mountpoints()).includes(Number(now));
+        }, { timeout: 6000 })
+        .toBe(true);
+      await expect
+        .poll(async () => (await forwarders(await roomOf(s))).includes(Number((await relays(s))[0]!.forwarder)), { timeout: 6000 })
+        .toBe(true);
+      expect(toB!.events.some((e) => e.kind === 'AUDIO_RECONNECT')).toBe(false);
+    } finally {
+      await Promise.all([toA!.close(), toB!.close()]);
+      await Promise.all(clients.map((c) => c.dispose()));
+    }
   });
 
   it('any API instance takes the answer; a forged or stale offer id is refused', async () => {

@@ -532,8 +532,13 @@ export class Mixer {
     const dropped = () => {
       if (current()) this.#drop(c);
     };
+    if (c.tier === 'AUDIENCE') {
+      core.on('hangup', () => {
+        if (current()) void this.#listenerCut(c);
+      });
+      return;
+    }
     core.on('hangup', dropped);
-    if (c.tier === 'AUDIENCE') return;
     const seat = c.handle as AudioBridgeHandle;
     seat.on('kicked', dropped);
     seat.on('room-destroyed', dropped);
@@ -557,6 +562,22 @@ export class Mixer {
     void this.#detach(c.handle);
     if (record) void this.#record(this.audio.forget(c.participantId, c.mixerId), c, 'drop');
     if (c.tier === 'STAGE') void this.#hostAudio(c, false);
+  }
+
+  /**
+   * A listener's relay connection ended without us (their mountpoint was destroyed, Janus closed
+   * the connection, or the client's went down): forget it, and tell that listener alone to listen
+   * again (AUDIO_RECONNECT), which places them and makes the relay exist again. A client that has
+   * gone for good ignores it, and presence takes them out of the space.
+   */
+  async #listenerCut(c: Connection) {
+    this.#drop(c, { record: false });
+    const row = await this.audio.forget(c.participantId, c.mixerId).catch((error: unknown) => {
+      if (!this.#stopped) console.error(`[mixer] could not record the cut relay connection of participant ${c.participantId}`, error);
+      return null;
+    });
+    if (row && row.leftAt === null) this.dispatcher.publish(c.spaceId, { kind: 'AUDIO_RECONNECT', userIds: [row.userId] });
+    void this.reconciler.request(c.spaceId);
   }
 
   async #hostAudio(c: Connection, receiving: boolean) {
