@@ -289,7 +289,7 @@ describe('voice through TURN (coturn, REST-API credentials from the API)', () =>
     expect(watch.states).not.toContain('connected');
     expect(watch.candidateTypes).toEqual([]);
     expect((await inboundAudio(person.page))?.packetsReceived ?? 0).toBe(0);
-    await person.page.getByText('Connecting audio…').waitFor({ timeout: 1000 });
+    await person.page.getByText('Connecting…').first().waitFor({ timeout: 1000 });
     // After the PWA's connect timeout (20 s) it tells the person, and tries again.
     await person.page.getByText(/Couldn't reach the audio server from this network/).waitFor({ state: 'attached', timeout: 20_000 });
     const errors = watch.errors.filter((e) => e.errorCode === 401);
