@@ -44,6 +44,13 @@ const FIELD_LABELS: Record<string, string> = {
   bio: 'Bio',
   avatar: 'Picture',
   query: 'Search',
+  text: 'Text',
+  caption: 'Caption',
+  photo: 'Photo',
+  photoUploadId: 'Photo',
+  replyPolicy: 'Who can reply',
+  background: 'Background',
+  spaceId: 'The space',
 };
 
 /**
@@ -54,6 +61,13 @@ const AVATAR_REASONS: Record<string, string> = {
   NOT_AN_IMAGE: "That file isn't a picture Spaces can read. Choose a JPEG, PNG, WebP, GIF or AVIF image.",
   TOO_LARGE: 'That picture is too big. Choose one of at most 5 MB.',
   TOO_MANY_PIXELS: 'That picture has too many pixels (at most 25 megapixels). Choose a smaller one.',
+};
+
+/** The same for a fleet's photo (field `photo` of POST /media/fleet-photo: 8 MB, 40 megapixels). */
+const PHOTO_REASONS: Record<string, string> = {
+  NOT_AN_IMAGE: "That file isn't a photo Spaces can read. Choose a JPEG, PNG, WebP, GIF or AVIF image.",
+  TOO_LARGE: 'That photo is too big. Choose one of at most 8 MB.',
+  TOO_MANY_PIXELS: 'That photo has too many pixels (at most 40 megapixels). Choose a smaller one.',
 };
 
 /** An error already put into words, with what a screen may want to act on. */
@@ -154,7 +168,11 @@ function fromGraphQLError(error: GraphQLErrorLike, cause: unknown): AppError {
         ? 'Your session has expired. Please sign in again.'
         : 'You need to sign in to do that.', { cause });
     case 'FORBIDDEN':
-      return new AppError(code, sentence(message) || "You don't have permission to do that.", { cause });
+      // A fleet's reply refusal (OWN, NOBODY, NOT_FOLLOWED) comes as extensions.reason.
+      return new AppError(code, sentence(message) || "You don't have permission to do that.", {
+        reason: typeof ext.reason === 'string' ? ext.reason : undefined,
+        cause,
+      });
     case 'NOT_FOUND':
       return new AppError(code, sentence(message) || "We couldn't find that. It may have been removed.", { cause });
     case 'CONFLICT': {
@@ -165,7 +183,8 @@ function fromGraphQLError(error: GraphQLErrorLike, cause: unknown): AppError {
     case 'BAD_USER_INPUT': {
       const field = typeof ext.field === 'string' ? ext.field : undefined;
       const reason = typeof ext.reason === 'string' ? ext.reason : undefined;
-      const avatarWords = field === 'avatar' && reason ? AVATAR_REASONS[reason] : undefined;
+      const avatarWords =
+        field === 'avatar' && reason ? AVATAR_REASONS[reason] : field === 'photo' && reason ? PHOTO_REASONS[reason] : undefined;
       return new AppError(code, avatarWords ?? describeInput(message, field), { field, reason, cause });
     }
     case 'RATE_LIMITED': {
@@ -196,9 +215,9 @@ export function toAppError(error: unknown): AppError {
  * the same `{ errors: [{ message, extensions: { code, … } }] }` as GraphQL. A body that is not
  * JSON (a proxy's page) is judged by the status alone.
  */
-export function fromHttpError(status: number, body: unknown): AppError {
+export function fromHttpError(status: number, body: unknown, field: 'avatar' | 'photo' = 'avatar'): AppError {
   if (graphQLErrorsOf(body).length > 0) return toAppError(body);
-  if (status === 413) return fromGraphQLError({ message: '', extensions: { code: 'BAD_USER_INPUT', field: 'avatar', reason: 'TOO_LARGE' } }, body);
+  if (status === 413) return fromGraphQLError({ message: '', extensions: { code: 'BAD_USER_INPUT', field, reason: 'TOO_LARGE' } }, body);
   if (status === 401) return fromGraphQLError({ message: '', extensions: { code: 'UNAUTHENTICATED' } }, body);
   if (status === 429) return fromGraphQLError({ message: '', extensions: { code: 'RATE_LIMITED' } }, body);
   if (status >= 500) return fromGraphQLError({ message: '', extensions: { code: 'INTERNAL_SERVER_ERROR' } }, body);

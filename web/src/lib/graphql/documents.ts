@@ -938,6 +938,12 @@ export const NotificationFields = graphql(`
       scheduledFor
       cancelled
     }
+    fleet {
+      id
+      author {
+        handle
+      }
+    }
   }
 `);
 
@@ -985,3 +991,205 @@ export const NotificationsSubscription = graphql(
   `,
   [NotificationFields],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Fleets (issue 12)
+
+/** What the bar and the viewer show of a fleet (the author-only counts are asked for separately). */
+export const FleetFields = graphql(`
+  fragment FleetFields on Fleet {
+    id
+    kind
+    text
+    caption
+    background
+    photoUrl
+    createdAt
+    expiresAt
+    replyPolicy
+    viewerHasSeen
+    viewerCanReply
+    viewerReplyRefusal
+    viewCount
+    space {
+      id
+      title
+      state
+    }
+  }
+`);
+
+export const FleetAuthorFields = graphql(
+  `
+    fragment FleetAuthorFields on FleetAuthor {
+      hasUnseen
+      user {
+        ...UserFields
+        avatarUrl(size: SMALL)
+      }
+      fleets {
+        ...FleetFields
+      }
+    }
+  `,
+  [UserFields, FleetFields],
+);
+
+export type FleetData = ResultOf<typeof FleetFields>;
+export type FleetAuthorData = ResultOf<typeof FleetAuthorFields>;
+
+export const FleetsBarQuery = graphql(
+  `
+    query FleetsBar {
+      fleetsBar {
+        ...FleetAuthorFields
+      }
+    }
+  `,
+  [FleetAuthorFields],
+);
+
+export const FleetsBarSubscription = graphql(
+  `
+    subscription FleetsBarUpdates {
+      fleetsBar {
+        ...FleetAuthorFields
+      }
+    }
+  `,
+  [FleetAuthorFields],
+);
+
+/** One author's active fleets (a link to /fleets/<handle> opened directly, or the viewer's own). */
+export const UserFleetsQuery = graphql(
+  `
+    query UserFleets($handle: String!) {
+      user(handle: $handle) {
+        ...UserFields
+        avatarUrl(size: SMALL)
+        fleets {
+          ...FleetFields
+        }
+      }
+    }
+  `,
+  [UserFields, FleetFields],
+);
+
+/** The viewer's avatar for "Add a fleet" (before they have fleets) and their default reply policy. */
+export const ViewerFleetDefaultsQuery = graphql(`
+  query ViewerFleetDefaults {
+    viewer {
+      id
+      avatarUrl(size: SMALL)
+      defaultReplyPolicy
+    }
+  }
+`);
+
+export const PostFleetMutation = graphql(
+  `
+    mutation PostFleet($input: PostFleetInput!) {
+      postFleet(input: $input) {
+        ...FleetFields
+      }
+    }
+  `,
+  [FleetFields],
+);
+
+export const SetDefaultReplyPolicyMutation = graphql(`
+  mutation SetDefaultReplyPolicy($policy: ReplyPolicy!) {
+    setDefaultReplyPolicy(policy: $policy) {
+      id
+      defaultReplyPolicy
+    }
+  }
+`);
+
+export const DeleteFleetMutation = graphql(`
+  mutation DeleteFleet($id: ID!) {
+    deleteFleet(id: $id)
+  }
+`);
+
+export const MarkFleetSeenMutation = graphql(`
+  mutation MarkFleetSeen($id: ID!) {
+    markFleetSeen(id: $id) {
+      id
+      viewerHasSeen
+    }
+  }
+`);
+
+export const ReplyToFleetMutation = graphql(`
+  mutation ReplyToFleet($fleetId: ID!, $input: ReplyToFleetInput!) {
+    replyToFleet(fleetId: $fleetId, input: $input) {
+      id
+    }
+  }
+`);
+
+export const FleetViewersQuery = graphql(
+  `
+    query FleetViewers($id: ID!, $first: Int, $after: String) {
+      node(id: $id) {
+        ... on Fleet {
+          id
+          viewCount
+          viewers(first: $first, after: $after) {
+            edges {
+              node {
+                ...UserFields
+                avatarUrl(size: SMALL)
+              }
+            }
+            pageInfo {
+              hasNextPage
+              endCursor
+            }
+          }
+        }
+      }
+    }
+  `,
+  [UserFields],
+);
+
+export const FleetRepliesQuery = graphql(
+  `
+    query FleetReplies($id: ID!, $first: Int, $after: String) {
+      node(id: $id) {
+        ... on Fleet {
+          id
+          replies(first: $first, after: $after) {
+            edges {
+              node {
+                id
+                text
+                emoji
+                createdAt
+                author {
+                  ...UserFields
+                  avatarUrl(size: SMALL)
+                }
+              }
+            }
+            pageInfo {
+              hasNextPage
+              endCursor
+            }
+          }
+        }
+      }
+    }
+  `,
+  [UserFields],
+);
+
+export type FleetViewerData = NonNullable<
+  Extract<NonNullable<ResultOf<typeof FleetViewersQuery>['node']>, { viewers: unknown }>
+>['viewers']['edges'][number]['node'];
+export type FleetReplyData = NonNullable<
+  Extract<NonNullable<ResultOf<typeof FleetRepliesQuery>['node']>, { replies: unknown }>
+>['replies']['edges'][number]['node'];

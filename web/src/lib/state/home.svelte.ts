@@ -10,6 +10,7 @@ import {
   type SpaceCardData,
   type SuggestedUserData,
 } from '$lib/graphql/documents';
+import { FleetsBar } from './fleets.svelte';
 import { PeopleList } from './people.svelte';
 import { UpcomingList } from './scheduled.svelte';
 
@@ -29,6 +30,8 @@ export class HomeFeed {
   barError = $state<AppError | null>(null);
 
   readonly upcoming: UpcomingList;
+  /** The fleets after the live spaces on the bar (accounts only). */
+  readonly fleets: FleetsBar;
 
   #api: Api;
   #stopBar: (() => void) | null = null;
@@ -38,11 +41,16 @@ export class HomeFeed {
   constructor(api: Api) {
     this.#api = api;
     this.upcoming = new UpcomingList(api);
+    this.fleets = new FleetsBar(api);
   }
 
-  /** Loads the first page of live spaces, and follows the spaces bar when signed in. */
-  start(signedIn: boolean): void {
+  /**
+   * Loads the first page of live spaces, and follows the spaces bar when signed in; the fleets
+   * too for an account (`accountId`; guests and signed-out visitors have none).
+   */
+  start(signedIn: boolean, accountId: string | null = null): void {
     this.stop();
+    this.fleets.start(accountId);
     void this.refreshLive();
     void this.upcoming.refresh();
     this.#barUpdates = 0;
@@ -75,6 +83,7 @@ export class HomeFeed {
   }
 
   stop(): void {
+    this.fleets.stop();
     this.#stopBar?.();
     this.#stopBar = null;
     this.#stopReconnect?.();

@@ -11,6 +11,7 @@ const note = (id: string, kind: NotificationData['kind'] = 'SPACE_STARTED', read
   read,
   actor: hana,
   space: { id: 'S1', title: 'Jazz talk', state: 'LIVE', scheduledFor: null, cancelled: false },
+  fleet: null,
 });
 
 const page = (nodes: NotificationData[], unread: number, endCursor: string | null = null, hasNextPage = false) => ({
@@ -46,6 +47,13 @@ describe('describeNotification', () => {
     expect(describeNotification({ ...note('1', 'SPACE_REMINDER'), actor: null }).text).toBe('“Jazz talk” is starting now: you set a reminder');
     expect(describeNotification(note('1', 'SPACE_CANCELLED')).text).toBe('Hana cancelled “Jazz talk”');
     expect(describeNotification({ kind: 'SPACE_STARTED', actor: hana, space: null }).href).toBe('/u/hana');
+  });
+
+  it('says who replied to a fleet and links to that fleet with its replies open', () => {
+    const reply = { ...note('2', 'FLEET_REPLY'), space: null, fleet: { id: 'F:1', author: { handle: 'me' } } };
+    expect(describeNotification(reply)).toEqual({ text: '@hana replied to your fleet', href: '/fleets/me?fleet=F%3A1&show=replies' });
+    // Expired: the words stay, the link goes to the replier.
+    expect(describeNotification({ ...reply, fleet: null })).toEqual({ text: '@hana replied to your fleet (it has expired)', href: '/u/hana' });
   });
 });
 

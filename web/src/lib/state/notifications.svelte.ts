@@ -18,7 +18,7 @@ export interface NotificationText {
 }
 
 /** "Hana started “Jazz talk”": what happened, who did it, to which space. */
-export function describeNotification(n: Pick<NotificationData, 'kind' | 'actor' | 'space'>): NotificationText {
+export function describeNotification(n: Pick<NotificationData, 'kind' | 'actor' | 'space'> & { fleet?: NotificationData['fleet'] }): NotificationText {
   const who = n.actor?.displayName ?? 'Someone';
   const title = n.space ? `“${n.space.title}”` : 'a space';
   const href = n.space ? `/s/${n.space.id}` : n.actor ? `/u/${n.actor.handle}` : '/notifications';
@@ -34,6 +34,15 @@ export function describeNotification(n: Pick<NotificationData, 'kind' | 'actor' 
       return { text: n.actor ? `${who} started ${title}: you set a reminder` : `${title} is starting now: you set a reminder`, href };
     case 'SPACE_CANCELLED':
       return { text: `${n.actor ? who : 'The host'} cancelled ${title}`, href };
+    case 'FLEET_REPLY': {
+      // Replies are private to the author: the link opens the fleet with its replies.
+      const replier = n.actor ? `@${n.actor.handle}` : 'Someone';
+      if (!n.fleet) return { text: `${replier} replied to your fleet (it has expired)`, href: n.actor ? `/u/${n.actor.handle}` : '/notifications' };
+      return {
+        text: `${replier} replied to your fleet`,
+        href: `/fleets/${n.fleet.author.handle}?fleet=${encodeURIComponent(n.fleet.id)}&show=replies`,
+      };
+    }
     default:
       return { text: `${who}: ${title}`, href };
   }
