@@ -51,6 +51,8 @@ export type Topics = {
 
 export interface FleetsPayload {
   authorId: string;
+  /** Set when the change is that this viewer saw one of the author's fleets: only their bar changes. */
+  seenBy?: string;
   at: string;
 }
 

@@ -236,8 +236,15 @@ export class Fleets {
   async markSeen(viewerId: string, fleetId: string): Promise<FleetRow> {
     const fleet = await this.byId(fleetId);
     if (!fleet) throw notFound('No such fleet.');
-    if (fleet.authorId !== viewerId)
-      await this.db.insert(fleetViews).values({ fleetId, viewerId, viewedAt: this.now }).onConflictDoNothing();
+    if (fleet.authorId !== viewerId) {
+      const inserted = await this.db
+        .insert(fleetViews)
+        .values({ fleetId, viewerId, viewedAt: this.now })
+        .onConflictDoNothing()
+        .returning({ fleetId: fleetViews.fleetId });
+      // The viewer's own bar changes (the author's ring may turn seen), on whichever instance holds it.
+      if (inserted.length > 0) this.pubsub.publish('fleets', { authorId: fleet.authorId, seenBy: viewerId, at: new Date().toISOString() });
+    }
     return fleet;
   }
 
@@ -412,7 +419,8 @@ export class Fleets {
   /**
    * The viewer's bar now, then again whenever it may have changed: a followed author (or the
    * viewer) posted or deleted (`fleets` topic, from any instance), the viewer followed or
-   * unfollowed someone (`activity`), or a fleet on it expired (timed here, per subscription).
+   * unfollowed someone (`activity`), the viewer saw a fleet on it, or a fleet on it expired (timed
+   * here, per subscription).
    * Changes that arrive together make one new bar.
    */
   watchBar(viewerId: string): AsyncIterableIterator<FleetAuthorEntry[]> {
@@ -427,7 +435,9 @@ export class Fleets {
       wake?.();
     };
     const stopFleets = this.pubsub.listen('fleets', (p) => {
-      if (p.authorId === viewerId || followees.has(p.authorId)) mark();
+      if (p.seenBy !== undefined) {
+        if (p.seenBy === viewerId) mark();
+      } else if (p.authorId === viewerId || followees.has(p.authorId)) mark();
     });
     const stopActivity = this.pubsub.listen('activity', (p) => {
       if (p.follow?.followerId === viewerId) mark();

@@ -400,14 +400,14 @@ describe('the fleetsBar subscription across two API instances', () => {
     await secondDb?.close();
   });
 
-  it('re-emits on post and delete (made on instance one) and on expiry, to a subscriber on instance two', async () => {
+  it('re-emits on post, delete and seen (made on instance one) and on expiry, to a subscriber on instance two', async () => {
     now = Date.parse('2026-12-07T10:00:00.000Z');
     const [author, fan, stranger] = (await users(3, 'fw')) as [U, U, U];
     await follow(fan, author);
     const url = await second.start();
     const client = wsClient(url, { token: fan.token });
-    type Bar = { user: { id: string }; fleets: { id: string }[] }[];
-    const sub = subscribe<Bar>(client, `subscription { fleetsBar { user { id } fleets { id } } }`, {}, (d) => d.fleetsBar);
+    type Bar = { user: { id: string }; hasUnseen: boolean; fleets: { id: string }[] }[];
+    const sub = subscribe<Bar>(client, `subscription { fleetsBar { user { id } hasUnseen fleets { id } } }`, {}, (d) => d.fleetsBar);
     try {
       await sub.waitFor((bar) => bar.length === 0); // sent at once
       const ids = (bar: Bar) => bar.flatMap((e) => e.fleets.map((f) => f.id));
@@ -419,8 +419,16 @@ describe('the fleetsBar subscription across two API instances', () => {
       const beforeDelete = sub.events.length;
       await must(Q.del, { id: two.id }, author);
       await sub.waitFor((bar) => ids(bar).join() === first.id && sub.events.indexOf(bar) >= beforeDelete);
+      // The fan sees it (on instance one): their bar, on instance two, turns the ring seen.
+      await must(`mutation($id: ID!) { markFleetSeen(id: $id) { id } }`, { id: first.id }, fan);
+      await sub.waitFor((bar) => bar[0]?.hasUnseen === false);
+      // Seeing it again changes nothing, and nobody else's seeing reaches the fan's bar.
+      const afterSeen = sub.events.length;
+      await must(`mutation($id: ID!) { markFleetSeen(id: $id) { id } }`, { id: first.id }, fan);
+      await must(`mutation($id: ID!) { markFleetSeen(id: $id) { id } }`, { id: first.id }, stranger);
       // Someone the fan does not follow: no new bar.
       const before = sub.events.length;
+      expect(before).toBe(afterSeen);
       await postText(stranger, 'not for you');
       // The expiry of the first fleet empties the bar (the subscription times it).
       now = Date.parse(first.expiresAt) - 1_000;
