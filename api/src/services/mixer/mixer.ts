@@ -452,7 +452,19 @@ export class Mixer {
         connection.offerId = offerIdOf(edge, { c: connectionId, e: edge.name, s: session.id, h: handle.id });
         this.#connections.set(me.id, connection);
         this.#watch(connection);
-        const offer = await handle.watch(relay.mountpoint, { pin: edge.mountpointPin(relay.mountpoint) });
+        let offer;
+        try {
+          offer = await handle.watch(relay.mountpoint, { pin: edge.mountpointPin(relay.mountpoint) });
+        } catch (error) {
+          // A run that began before this listener was placed may have removed the relay (its last
+          // listener had just been cut): the room's next run, which sees them, makes it again.
+          if (!(error instanceof JanusError && error.kind === 'no-such-mountpoint')) throw error;
+          await this.reconciler.request(space.id);
+          relay = await this.relays.of(space.id, edge.name);
+          if (!relay) throw voiceReconnecting();
+          connection.room = relay.mountpoint;
+          offer = await handle.watch(relay.mountpoint, { pin: edge.mountpointPin(relay.mountpoint) });
+        }
         connection.joining = false;
         return { offerId: connection.offerId!, offer: offer.sdp, participant: expected };
       } catch (error) {
