@@ -418,6 +418,8 @@ async function measurePromotions(host: Person, speaker: Person, listener: Person
       if ((await tierOf(speakerPage, spaceId)) !== 'AUDIENCE') throw new Error(`the listener to promote is not on the audience tier`);
       await waitForSilence(listener.page);
       await speakerPage.getByRole('button', { name: 'Raise your hand to ask to speak' }).click();
+      // Raised hands are in the host's Manage speakers sheet (its badge counts them).
+      await hostPage.getByRole('button', { name: /^Manage speakers 1 raised hand/ }).click({ timeout: 10_000 });
       const approve = hostPage.getByRole('button', { name: 'Approve Bench Speaker to speak' });
       await approve.waitFor({ timeout: 10_000 });
       const promoted = speakerPage.evaluate(`(${WATCH_PROMOTED})(10000)`) as Promise<{ unmuteClickAt: number | null; stageUpAt: number | null }>;
@@ -426,6 +428,7 @@ async function measurePromotions(host: Person, speaker: Person, listener: Person
       heard.catch(() => undefined);
       await approve.click();
       const clickAt = (await hostPage.evaluate('performance.timeOrigin + window.__lastClickAt')) as number;
+      await hostPage.keyboard.press('Escape');
       const [{ unmuteClickAt, stageUpAt }, voiceAt] = await Promise.all([
         promoted,
         heard.catch(async (error: Error) => {
