@@ -1,4 +1,5 @@
-import { AppError, fromHttpError, toAppError } from '$lib/errors';
+import { AppError, toAppError } from '$lib/errors';
+import { emptyAnswer, postImage } from '$lib/media-upload';
 import type { Api } from '$lib/graphql/api';
 import {
   FleetsBarQuery,
@@ -169,21 +170,8 @@ export type FleetPhotoUploader = (image: Blob) => Promise<string>;
 /** POST /media/fleet-photo with the image itself as the body (the session cookie goes along). */
 export function httpFleetPhotoUploader(fetchImpl: typeof fetch = (...args) => fetch(...args)): FleetPhotoUploader {
   return async (image) => {
-    let response: Response;
-    try {
-      response = await fetchImpl('/media/fleet-photo', {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'content-type': image.type || 'application/octet-stream' },
-        body: image,
-      });
-    } catch (error) {
-      throw toAppError(error instanceof TypeError ? error : new TypeError('network failure'));
-    }
-    const body: unknown = await response.json().catch(() => null);
-    if (!response.ok) throw fromHttpError(response.status, body, 'photo');
-    const uploadId = (body as { data?: { uploadId?: string } } | null)?.data?.uploadId;
-    if (!uploadId) throw new AppError('UNKNOWN', 'The server sent an empty answer. Please try again.');
+    const { uploadId } = await postImage<{ uploadId: string }>(fetchImpl, '/media/fleet-photo', image, 'photo');
+    if (!uploadId) throw emptyAnswer();
     return uploadId;
   };
 }

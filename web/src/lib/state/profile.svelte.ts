@@ -1,4 +1,5 @@
-import { AppError, fromHttpError, toAppError } from '$lib/errors';
+import { AppError, toAppError } from '$lib/errors';
+import { postImage } from '$lib/media-upload';
 import type { Api } from '$lib/graphql/api';
 import {
   FollowersQuery,
@@ -237,27 +238,10 @@ export interface AvatarUrls {
 /** Sends an image to the API and resolves with the new avatar's URLs (throws an AppError). */
 export type AvatarUploader = (image: Blob) => Promise<AvatarUrls>;
 
-/**
- * POST /media/avatar with the image itself as the body and its own content type; the session
- * cookie goes along (same origin). Error answers carry the GraphQL error shape.
- */
+/** POST /media/avatar with the image itself as the body (see postImage). */
 export function httpAvatarUploader(fetchImpl: typeof fetch = (...args) => fetch(...args)): AvatarUploader {
   return async (image) => {
-    let response: Response;
-    try {
-      response = await fetchImpl('/media/avatar', {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'content-type': image.type || 'application/octet-stream' },
-        body: image,
-      });
-    } catch (error) {
-      throw toAppError(error instanceof TypeError ? error : new TypeError('network failure'));
-    }
-    const body: unknown = await response.json().catch(() => null);
-    if (!response.ok) throw fromHttpError(response.status, body);
-    const data = (body as { data?: Partial<AvatarUrls> } | null)?.data;
-    if (!data) throw new AppError('UNKNOWN', 'The server sent an empty answer. Please try again.');
+    const data = await postImage<AvatarUrls>(fetchImpl, '/media/avatar', image, 'avatar');
     return { avatarUrl: data.avatarUrl ?? null, avatarSmallUrl: data.avatarSmallUrl ?? null };
   };
 }
