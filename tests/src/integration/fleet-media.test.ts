@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { grayPng, photoWithExif } from '../support/images.ts';
 import { codes, handle, startTestApp, type TestApp } from '../support/app.ts';
 
 /**
@@ -40,55 +40,16 @@ async function upload(body: Uint8Array | string, options: { token?: string; type
 }
 const refusal = (r: UploadAnswer) => ({ status: r.status, code: r.errors?.[0]?.extensions.code, reason: r.errors?.[0]?.extensions.reason });
 
+/** The colour the fleet photos here are filled with. */
+const FLEET_BLUE = { r: 20, g: 120, b: 200 };
+
 const POST = `mutation($input: PostFleetInput!) { postFleet(input: $input) { id photoUrl caption } }`;
 
-/** A photo as a phone makes it: JPEG with EXIF (GPS, camera), written by sharp. */
-function photoWithExif(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 20, g: 120, b: 200 } } })
-    .jpeg()
-    .withExif({
-      IFD0: { Make: 'PhoneCo', Model: 'Secret Model 9', Copyright: 'someone' },
-      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2964/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 17/1 4044/100' },
-    })
-    .toBuffer();
-}
-
-/** A PNG of width×height black grayscale pixels, made by hand (zeros compress ~1000:1). */
-function grayPng(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'latin1'), data])), 8 + data.length);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  header[9] = 0;
-  const raw = Buffer.alloc((width + 1) * height);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-function crc32(data: Buffer): number {
-  let crc = ~0;
-  for (const byte of data) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
 
 describe('POST /media/fleet-photo', () => {
   it('fits the photo into 1080×1920 as WebP with none of its metadata, and postFleet serves it', async () => {
     const me = (await t.signUp(handle('fp'))) as U;
-    const photo = await photoWithExif(3000, 4000);
+    const photo = await photoWithExif(3000, 4000, FLEET_BLUE);
     expect((await sharp(photo).metadata()).exif).toBeDefined(); // the input really carries EXIF
     const r = await upload(photo, { token: me.token });
     expect(r.status).toBe(200);
@@ -121,7 +82,7 @@ describe('POST /media/fleet-photo', () => {
       [400, 300, 400, 300],
     ];
     for (const [w, h, ew, eh] of sizes) {
-      const r = await upload(await photoWithExif(w, h), { token: me.token });
+      const r = await upload(await photoWithExif(w, h, FLEET_BLUE), { token: me.token });
       const posted = await t.gql(POST, { input: { photoUploadId: r.data!.uploadId } }, { token: me.token });
       const bytes = Buffer.from(await (await fetch(`${base}${posted.data!.postFleet.photoUrl}`)).arrayBuffer());
       const meta = await sharp(bytes).metadata();
@@ -139,7 +100,7 @@ describe('POST /media/fleet-photo', () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>';
     expect(refusal(await upload(svg, { token: me.token, type: 'image/svg+xml' }))).toMatchObject({ status: 422, reason: 'NOT_AN_IMAGE' });
     // A truncated JPEG: the header parses, the pixels do not.
-    const photo = await photoWithExif(800, 600);
+    const photo = await photoWithExif(800, 600, FLEET_BLUE);
     expect(refusal(await upload(photo.subarray(0, photo.length / 2), { token: me.token }))).toMatchObject({ reason: 'NOT_AN_IMAGE' });
     // Over 8 MB: refused by size, from the declared length or while reading.
     const big = Buffer.alloc(8 * 1024 * 1024 + 1, 1);
@@ -155,7 +116,7 @@ describe('POST /media/fleet-photo', () => {
   });
 
   it('needs credentials, refuses cross-site cookies and guests, and is rate limited', async () => {
-    const photo = await photoWithExif(200, 200);
+    const photo = await photoWithExif(200, 200, FLEET_BLUE);
     expect(refusal(await upload(photo))).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
     expect(refusal(await upload(photo, { token: 'nope' }))).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
     const me = (await t.signUp(handle('fp'))) as U;

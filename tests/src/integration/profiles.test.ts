@@ -1,13 +1,13 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { grayPng, photoWithExif } from '../support/images.ts';
 import { codes, handle, startTestApp, type TestApp } from '../support/app.ts';
 
 /**
@@ -34,49 +34,6 @@ afterAll(async () => {
 const PROFILE = `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id handle displayName bio avatarUrl } }`;
 const VIEWER = `{ viewer { id bio displayName large: avatarUrl small: avatarUrl(size: SMALL) } }`;
 
-/** A photo as a phone makes it: JPEG with EXIF, including GPS coordinates and the camera. */
-async function photoWithExif(width = 1200, height = 800): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 80, b: 40 } } })
-    .jpeg()
-    .withExif({
-      IFD0: { Make: 'PhoneCo', Model: 'Secret Model 9', Copyright: 'someone' },
-      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2964/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 17/1 4044/100' },
-    })
-    .toBuffer();
-}
-
-/** A PNG of width×height black grayscale pixels, made by hand (zeros compress ~1000:1). */
-function grayPng(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'latin1'), data])), 8 + data.length);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 0; // grayscale
-  const raw = Buffer.alloc((width + 1) * height); // filter byte 0 + pixels, all zero
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-function crc32(data: Buffer): number {
-  let crc = ~0;
-  for (const byte of data) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
 
 async function upload(body: Uint8Array | string, options: { token?: string; type?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { 'content-type': options.type ?? 'image/jpeg', ...options.headers };
@@ -135,7 +92,7 @@ describe('updateProfile', () => {
 describe('avatar upload', () => {
   it('stores a 400×400 and a 96×96 WebP without any of the photo’s metadata, served with long cache headers', async () => {
     const me = await t.signUp(handle('ava'));
-    const photo = await photoWithExif();
+    const photo = await photoWithExif(1200, 800);
     expect((await sharp(photo).metadata()).exif).toBeDefined(); // the input really carries EXIF
     const r = await upload(photo, { token: me.token });
     expect(r.errors).toBeUndefined();
@@ -197,7 +154,7 @@ describe('avatar upload', () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>';
     await refused(await upload(svg, { token: me.token, type: 'image/svg+xml' }), 422, 'NOT_AN_IMAGE');
     // A truncated JPEG: the header parses, the pixels do not.
-    const photo = await photoWithExif();
+    const photo = await photoWithExif(1200, 800);
     await refused(await upload(photo.subarray(0, Math.floor(photo.length / 3)), { token: me.token }), 422, 'NOT_AN_IMAGE');
     // More than 5 MB: refused from Content-Length, and from the bytes read when it is absent (chunked).
     const big = Buffer.alloc(5 * 1024 * 1024 + 1, 1);
