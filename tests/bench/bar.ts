@@ -31,7 +31,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import postgres from 'postgres';
-import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
+import { benchDatabase, percentile } from './database.ts';
 import { boundRun } from './bounds.ts';
 import { Child } from './child.ts';
 
@@ -77,28 +77,20 @@ interface Result {
 const results: Result[] = [];
 const skipped: string[] = [];
 const children: Child[] = [];
-let cluster: Cluster | undefined;
+let database: { release(): Promise<void> } | undefined;
 let admin: postgres.Sql | undefined;
-let dropDatabase: (() => Promise<void>) | undefined;
 let cleaning: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await Promise.all(children.map((c) => c.stop().catch(() => {})));
     await admin?.end({ timeout: 2 }).catch(() => {});
-    await dropDatabase?.().catch((e) => log('drop database failed', e));
-    await cluster?.stop().catch((e) => log('stopping PostgreSQL failed', e));
+    await database?.release();
   })();
   return cleaning;
 }
 
 const bound = boundRun({ timeoutMs: TIMEOUT_MS, cleanup, log, cleanupMs: 15_000, onTimeout: () => printReport(true) });
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-}
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -134,22 +126,9 @@ async function gql(base: string, query: string, variables: Record<string, unknow
 
 async function main() {
   log(`sizes ${SIZES.join(', ')}; ${SECONDS} s of toggling by ${TOGGLERS} users each; ${WORKERS} subscriber process(es); pubsub ${PUBSUB}`);
-  let databaseUrl = env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL;
-  if (databaseUrl) {
-    const root = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-    const name = `bench_${randomBytes(5).toString('hex')}`;
-    await root.unsafe(`create database ${name}`);
-    const url = new URL(databaseUrl);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
-      await root.unsafe(`drop database if exists ${name} with (force)`);
-      await root.end();
-    };
-  } else {
-    cluster = await startCluster();
-    databaseUrl = cluster.url;
-  }
+  const db = await benchDatabase(log);
+  database = db;
+  const databaseUrl = db.url;
 
   const api = new Child(
     'api-server',

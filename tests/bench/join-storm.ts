@@ -33,7 +33,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import postgres from 'postgres';
 import { AUDIENCE_EVENT_THRESHOLD, AUDIENCE_UPDATE_INTERVAL_MS } from '@spaces/api/rules';
-import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
+import { benchDatabase, percentile } from './database.ts';
 import { subscribe, wsClient, type Subscription } from '../src/support/ws.ts';
 import { boundRun } from './bounds.ts';
 import { Child } from './child.ts';
@@ -58,12 +58,6 @@ const remaining = () => TIMEOUT_MS - (Date.now() - startedAt);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hr = () => Number(process.hrtime.bigint());
 const log = (...args: unknown[]) => console.error(`[storm ${((Date.now() - startedAt) / 1000).toFixed(1)}s]`, ...args);
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-}
 
 interface Run {
   label: string;
@@ -99,9 +93,8 @@ const results: { runs: Run[]; observed: Record<string, Observed>; paging?: Recor
   notes: [],
 };
 const children: Child[] = [];
-let cluster: Cluster | undefined;
+let database: { release(): Promise<void> } | undefined;
 let admin: postgres.Sql | undefined;
-let dropDatabase: (() => Promise<void>) | undefined;
 let cleaning: Promise<void> | undefined;
 let observer: { dispose(): void | Promise<void> } | undefined;
 
@@ -110,8 +103,7 @@ function cleanup(): Promise<void> {
     await Promise.resolve(observer?.dispose()).catch(() => {});
     await Promise.all(children.map((c) => c.stop().catch(() => {})));
     await admin?.end({ timeout: 2 }).catch(() => {});
-    await dropDatabase?.().catch((e) => log('drop database failed', e));
-    await cluster?.stop().catch((e) => log('stopping PostgreSQL failed', e));
+    await database?.release();
   })();
   return cleaning;
 }
@@ -182,22 +174,9 @@ function observe(sub: Subscription<any>, from: number): Observed {
 
 async function main() {
   log(`${JOINS} joins, ${SUBSCRIBERS} subscribers, ${CONCURRENCY} joins in flight, ${WORKERS} subscriber process(es), pubsub ${PUBSUB}`);
-  let databaseUrl = env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL;
-  if (databaseUrl) {
-    const root = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-    const name = `bench_${randomBytes(5).toString('hex')}`;
-    await root.unsafe(`create database ${name}`);
-    const url = new URL(databaseUrl);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
-      await root.unsafe(`drop database if exists ${name} with (force)`);
-      await root.end();
-    };
-  } else {
-    cluster = await startCluster();
-    databaseUrl = cluster.url;
-  }
+  const db = await benchDatabase(log);
+  database = db;
+  const databaseUrl = db.url;
 
   const api = new Child(
     'api-server',

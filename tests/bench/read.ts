@@ -28,11 +28,10 @@
  * whom left), BENCH_READ_BACKGROUND (20 other live spaces), BENCH_READ_TIMEOUT_MS (300000, whole
  * run), BENCH_READ_JSON (a file: the results as JSON).
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import postgres from 'postgres';
-import { startCluster, type Cluster } from '../src/support/postgres-cluster.ts';
+import { benchDatabase, percentile } from './database.ts';
 import { boundRun } from './bounds.ts';
 import { Child } from './child.ts';
 import { factsOfOurs, factsOfPostGraphile, firstDifference, OURS_QUERY, POSTGRAPHILE_QUERY } from './read/documents.ts';
@@ -91,28 +90,20 @@ interface Result {
 const results: Result[] = [];
 const notes: string[] = [];
 const children: Child[] = [];
-let cluster: Cluster | undefined;
+let database: { release(): Promise<void> } | undefined;
 let admin: postgres.Sql | undefined;
-let dropDatabase: (() => Promise<void>) | undefined;
 let cleaning: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await Promise.all(children.map((c) => c.stop().catch(() => {})));
     await admin?.end({ timeout: 2 }).catch(() => {});
-    await dropDatabase?.().catch((e) => log('drop database failed', e));
-    await cluster?.stop().catch((e) => log('stopping PostgreSQL failed', e));
+    await database?.release();
   })();
   return cleaning;
 }
 
 const bound = boundRun({ timeoutMs: TIMEOUT_MS, cleanup, log, cleanupMs: 15_000, onTimeout: () => printReport(true) });
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-}
 
 async function post(target: Target): Promise<{ text: string; body: any }> {
   const response = await fetch(`${target.baseUrl}${target.path}`, {
@@ -132,22 +123,9 @@ async function main() {
     `concurrency ${CONCURRENCY.join(', ')}; ${ROUNDS} round(s) of ${SECONDS} s (after ${WARMUP_MS} ms of warm-up) per system and concurrency; ` +
       `NODE_ENV ${env.NODE_ENV ?? '(unset)'}`,
   );
-  let databaseUrl = env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL;
-  if (databaseUrl) {
-    const root = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-    const name = `bench_${randomBytes(5).toString('hex')}`;
-    await root.unsafe(`create database ${name}`);
-    const url = new URL(databaseUrl);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
-      await root.unsafe(`drop database if exists ${name} with (force)`);
-      await root.end();
-    };
-  } else {
-    cluster = await startCluster();
-    databaseUrl = cluster.url;
-  }
+  const db = await benchDatabase(log);
+  database = db;
+  const databaseUrl = db.url;
 
   // Ours first: bench/server.ts migrates the database.
   const ours = new Child('read-api', 'server.ts', { BENCH_DATABASE_URL: databaseUrl, BENCH_PUBSUB: 'postgres' });
