@@ -38,6 +38,28 @@ export interface CreateDbOptions {
 }
 
 /**
+ * The postgres.js options of the API's pool (createDb), also used by the benchmarks' servers so
+ * they run as `pnpm start` does.
+ */
+export function postgresClientOptions(maxConnections = 10) {
+  return {
+    max: maxConnections,
+    onnotice: () => {},
+    connection: { application_name: 'spaces' },
+    // No array-typed parameters are sent (id lists travel as one uuid[] literal, or drizzle
+    // expands inArray into one parameter each), so the array-type look-up postgres.js runs on
+    // every new connection is not needed; run while PostgreSQL restarts, it failed outside any
+    // query as an unhandled rejection.
+    fetch_types: false,
+    // Seconds before reconnecting after a failed attempt. postgres.js's default grows to 20 s
+    // after a few failures (one count for all connections of the client), and its LISTEN
+    // connection (the event bus) waits that long after a short PostgreSQL restart: ~4–6 s
+    // after 2 s down in tests/src/faults/postgres-restart.test.ts. Capped at 1 s, with jitter.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2),
+  } satisfies postgres.Options<Record<string, postgres.PostgresType>>;
+}
+
+/**
  * The one way to open the database. DATABASE_URL set: PostgreSQL through postgres.js.
  * Otherwise embedded PGlite under DATA_DIR (default .data/pglite), so `pnpm start` needs no server.
  */
@@ -46,20 +68,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle>
   const shouldMigrate = options.migrate ?? true;
   if (url) {
     if (shouldMigrate) await migrateWithLock(url);
-    const sql = postgres(url, {
-      max: options.maxConnections ?? 10,
-      onnotice: () => {},
-      connection: { application_name: 'spaces' },
-      // No array-typed parameters are sent (drizzle expands inArray into one parameter each), so
-      // the array-type look-up postgres.js runs on every new connection is not needed; run while
-      // PostgreSQL restarts, it failed outside any query as an unhandled rejection.
-      fetch_types: false,
-      // Seconds before reconnecting after a failed attempt. postgres.js's default grows to 20 s
-      // after a few failures (one count for all connections of the client), and its LISTEN
-      // connection (the event bus) waits that long after a short PostgreSQL restart: ~4–6 s
-      // after 2 s down in tests/src/faults/postgres-restart.test.ts. Capped at 1 s, with jitter.
-      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2),
-    });
+    const sql = postgres(url, postgresClientOptions(options.maxConnections));
     const db = drizzlePostgres({ client: sql }) as unknown as Database;
     return { db, kind: 'postgres', sql, url, close: () => sql.end({ timeout: 5 }) };
   }

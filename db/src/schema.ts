@@ -5,6 +5,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   primaryKey,
@@ -58,6 +59,17 @@ export const users = pgTable(
   ],
 );
 
+/**
+ * What a row of `sessions` is: the PWA's own sign-in (`session`, every scope), a personal access
+ * token (`personal`, `spaces_pat_…`) or an OAuth access token (`oauth`, `spaces_at_…`).
+ */
+export const tokenKind = pgEnum('token_kind', ['session', 'personal', 'oauth']);
+
+/**
+ * Every bearer credential that reaches /graphql and /media: sessions, personal access tokens and
+ * OAuth access tokens share this table, so one look-up authenticates them all and revoking any
+ * of them (revoked_at, then the `session` topic) closes its sockets the same way.
+ */
 export const sessions = pgTable(
   'sessions',
   {
@@ -67,11 +79,131 @@ export const sessions = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     // sha256 of the bearer token: a leaked table does not leak usable tokens.
     tokenHash: text('token_hash').notNull(),
+    kind: tokenKind('kind').notNull().default('session'),
+    // OAuth scope strings (domain/rules.ts API_SCOPES); null = every scope (kind `session` only).
+    // Lists are jsonb here: postgres.js runs without fetch_types (db/src/index.ts), so text[]
+    // would come back as an unparsed '{…}' string.
+    scopes: jsonb('scopes').$type<string[]>(),
+    // A personal access token's name, as its owner wrote it.
+    name: text('name'),
+    // An OAuth access token: the authorization it was issued under (revoking that revokes it) and
+    // the code it descends from (a code used twice revokes everything issued from it).
+    grantId: uuid('grant_id').references(() => appGrants.id, { onDelete: 'cascade' }),
+    familyId: uuid('family_id'),
+    // Updated at most once a minute per token (not a write per request).
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
   },
-  (t) => [uniqueIndex('sessions_token_hash_key').on(t.tokenHash), index('sessions_user_idx').on(t.userId)],
+  (t) => [
+    uniqueIndex('sessions_token_hash_key').on(t.tokenHash),
+    index('sessions_user_idx').on(t.userId),
+    index('sessions_grant_idx').on(t.grantId),
+    check('sessions_scopes_only_tokens', sql`(${t.kind} = 'session') = (${t.scopes} is null)`),
+    check('sessions_grant_only_oauth', sql`(${t.kind} = 'oauth') = (${t.grantId} is not null)`),
+    check('sessions_name_length', sql`char_length(${t.name}) <= 100`),
+  ],
+);
+
+/**
+ * A third-party app registered by a user (OAuth client). Public apps (mobile, SPA, CLI) have no
+ * secret and rely on PKCE alone; confidential ones also send their secret (stored as sha256).
+ * Redirect URIs are compared as exact strings.
+ */
+export const apps = pgTable(
+  'apps',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clientId: text('client_id').notNull(),
+    clientSecretHash: text('client_secret_hash'),
+    name: text('name').notNull(),
+    description: text('description'),
+    redirectUris: jsonb('redirect_uris').$type<string[]>().notNull(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('apps_client_id_key').on(t.clientId),
+    index('apps_owner_idx').on(t.ownerId, t.createdAt),
+    check('apps_name_length', sql`char_length(${t.name}) between 1 and 50`),
+  ],
+);
+
+/**
+ * A user's authorization of an app (AppAuthorization): the scopes they allowed, one live row per
+ * user and app. Revoking it (or deleting the app) ends every code, access and refresh token
+ * issued under it.
+ */
+export const appGrants = pgTable(
+  'app_grants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    appId: uuid('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    scopes: jsonb('scopes').$type<string[]>().notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('app_grants_live_key').on(t.userId, t.appId).where(sql`${t.revokedAt} is null`),
+    index('app_grants_app_idx').on(t.appId),
+  ],
+);
+
+/**
+ * OAuth authorization codes: sha256 only, 10 minutes, single use (used_at), bound to the PKCE
+ * challenge (S256) and the exact redirect URI of the request.
+ */
+export const oauthCodes = pgTable(
+  'oauth_codes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    codeHash: text('code_hash').notNull(),
+    grantId: uuid('grant_id')
+      .notNull()
+      .references(() => appGrants.id, { onDelete: 'cascade' }),
+    redirectUri: text('redirect_uri').notNull(),
+    scopes: jsonb('scopes').$type<string[]>().notNull(),
+    codeChallenge: text('code_challenge').notNull(),
+    codeChallengeMethod: text('code_challenge_method').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [uniqueIndex('oauth_codes_code_hash_key').on(t.codeHash), index('oauth_codes_grant_idx').on(t.grantId)],
+);
+
+/**
+ * OAuth refresh tokens (sha256 only), rotated on every use: the used one gets rotated_at and a
+ * successor in the same family (the code's id). Presenting a rotated one again revokes the grant.
+ */
+export const oauthRefreshTokens = pgTable(
+  'oauth_refresh_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tokenHash: text('token_hash').notNull(),
+    grantId: uuid('grant_id')
+      .notNull()
+      .references(() => appGrants.id, { onDelete: 'cascade' }),
+    familyId: uuid('family_id').notNull(),
+    scopes: jsonb('scopes').$type<string[]>().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    rotatedAt: timestamp('rotated_at', { withTimezone: true, precision: 3 }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('oauth_refresh_tokens_token_hash_key').on(t.tokenHash),
+    index('oauth_refresh_tokens_grant_idx').on(t.grantId),
+  ],
 );
 
 export const follows = pgTable(
