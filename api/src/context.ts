@@ -1,9 +1,10 @@
 import DataLoader from 'dataloader';
-import { inArray } from 'drizzle-orm';
-import { users, type Database } from '@spaces/db';
+import type { Database } from '@spaces/db';
 import type { Accounts, UserRow } from './services/accounts.ts';
 import type { Follows } from './services/follows.ts';
-import type { ParticipantRow, SpaceRow, Spaces } from './services/spaces/index.ts';
+import type { ParticipantGroup, ParticipantWithUser, SpaceRow, SpaceWithHost, Spaces } from './services/spaces/index.ts';
+import type { Role } from './domain/rules.ts';
+import { usersByIds } from './services/users.ts';
 import type { Mixer } from './services/mixer/mixer.ts';
 import type { EventBus } from './pubsub.ts';
 import type { SpacesBars } from './services/bars.ts';
@@ -13,6 +14,8 @@ import type { Profiles } from './services/profiles.ts';
 import type { Search } from './services/search.ts';
 import type { Notifications } from './services/notifications.ts';
 import type { Fleets } from './services/fleets.ts';
+import type { ApiScope } from './domain/rules.ts';
+import type { Apps } from './services/apps.ts';
 
 /** Long-lived parts shared by every request of one app instance. */
 export interface Services {
@@ -35,27 +38,48 @@ export interface Services {
   notifications: Notifications;
   /** 24-hour fleets, their photos, views and replies; the fleets bar. */
   fleets: Fleets;
+  /** Personal access tokens, OAuth apps, their authorizations and the OAuth server. */
+  apps: Apps;
 }
 
+/** What authenticated a request (Accounts.authenticate): the user and the credential's row. */
 export interface Viewer {
   user: UserRow;
+  /** The `sessions` row: a sign-in, a personal access token or an OAuth access token. */
   sessionId: string;
+  kind: 'session' | 'personal' | 'oauth';
+  /** The token's scopes; null for the PWA's own session (every scope). */
+  scopes: readonly ApiScope[] | null;
+  /** OAuth access tokens: the app they were issued to. */
+  appId: string | null;
+}
+
+/**
+ * Who is calling and with what: signed out; the PWA's own session (every scope; guests are
+ * sessions too); or a token limited to its scopes (domain/rules.ts tokenMayUse).
+ */
+export type Auth =
+  | { kind: 'anonymous' }
+  | { kind: 'session'; sessionId: string; guest: boolean }
+  | { kind: 'personal' | 'oauth'; tokenId: string; appId: string | null; scopes: ReadonlySet<ApiScope> };
+
+export function authOf(viewer: Viewer | null): Auth {
+  if (!viewer) return { kind: 'anonymous' };
+  if (viewer.kind === 'session') return { kind: 'session', sessionId: viewer.sessionId, guest: viewer.user.isGuest };
+  return { kind: viewer.kind, tokenId: viewer.sessionId, appId: viewer.appId, scopes: new Set(viewer.scopes ?? []) };
 }
 
 export interface Context {
   services: Services;
   viewer: UserRow | null;
+  /** The credential's row (signOut revokes it), whatever its kind; null signed out. */
   sessionId: string | null;
+  auth: Auth;
   /** The client's address as limits key it (lib/client-address.ts): the peer, or per TRUST_PROXY. */
   clientKey: string;
   loaders: Loaders;
   /** Queue a Set-Cookie for the HTTP response (no-op over WebSocket). */
   setSessionCookie(token: string | null): void;
-}
-
-function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
-  const map = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => map.get(id) ?? null);
 }
 
 /**
@@ -65,27 +89,27 @@ function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
  */
 export class SharedLoaders {
   #user?: DataLoader<string, UserRow | null>;
-  #space?: DataLoader<string, SpaceRow | null>;
-  #participant?: DataLoader<string, ParticipantRow | null>;
+  #space?: DataLoader<string, SpaceWithHost | null>;
+  #participant?: DataLoader<string, ParticipantWithUser | null>;
   #counts?: DataLoader<string, { participants: number; listeners: number }>;
-  #stage?: DataLoader<string, ParticipantRow[]>;
+  #stage?: DataLoader<string, ParticipantWithUser[]>;
   #reminderCount?: DataLoader<string, number>;
   #liveSpace?: DataLoader<string, SpaceRow | null>;
   #upcomingHosted?: DataLoader<string, SpaceRow[]>;
 
   constructor(private readonly services: Services) {}
 
+  /** Users (never their password hash). Spaces, participants and stages come with theirs already. */
   get user() {
-    const { db } = this.services;
-    return (this.#user ??= new DataLoader(async (ids) =>
-      byId(await db.select().from(users).where(inArray(users.id, [...ids])), ids),
-    ));
+    return (this.#user ??= new DataLoader((ids) => usersByIds(this.services.db, ids)));
   }
+  /** Spaces with their hosts. */
   get space() {
-    return (this.#space ??= new DataLoader((ids) => this.services.spaces.byIds(ids)));
+    return (this.#space ??= new DataLoader((ids) => this.services.spaces.withHostsByIds(ids)));
   }
+  /** Participants with their users. */
   get participant() {
-    return (this.#participant ??= new DataLoader((ids) => this.services.spaces.participantsByIds(ids)));
+    return (this.#participant ??= new DataLoader((ids) => this.services.spaces.seatsByIds(ids)));
   }
   get counts() {
     return (this.#counts ??= new DataLoader((ids) => this.services.spaces.counts(ids)));
@@ -114,10 +138,12 @@ export const createSharedLoaders = (services: Services) => new SharedLoaders(ser
  * lets the viewer-independent loaders be shared (one delivered event, many subscribers).
  */
 export class Loaders {
-  #viewerParticipant?: DataLoader<string, ParticipantRow | null>;
+  #viewerParticipant?: DataLoader<string, ParticipantWithUser | null>;
   #viewerFollows?: DataLoader<string, boolean>;
   #followsViewer?: DataLoader<string, boolean>;
   #viewerHasReminder?: DataLoader<string, boolean>;
+  /** Participant pages started early (Query.space), by their arguments; each is taken once. */
+  readonly #prefetchedPages = new Map<string, ReturnType<Spaces['listParticipants']>>();
 
   constructor(
     private readonly services: Services,
@@ -149,6 +175,29 @@ export class Loaders {
   get upcomingHosted() {
     return this.shared.upcomingHosted;
   }
+  /**
+   * A page of a space's participants (Space.participants): the one started early for the same
+   * arguments by prefetchParticipants, else read now. Taken once, so a later read in the same
+   * request (after a mutation, say) reads afresh.
+   */
+  participantsPage(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined, group: ParticipantGroup | null | undefined) {
+    const key = JSON.stringify([spaceId, first, after ?? null, role ?? null, group ?? null]);
+    const prefetched = this.#prefetchedPages.get(key);
+    if (prefetched) {
+      this.#prefetchedPages.delete(key);
+      return prefetched;
+    }
+    return this.services.spaces.listParticipants(spaceId, first, after, role, group);
+  }
+  /** Starts a page participantsPage will be asked for soon, alongside the other reads of the same tick. */
+  prefetchParticipants(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined, group: ParticipantGroup | null | undefined) {
+    const key = JSON.stringify([spaceId, first, after ?? null, role ?? null, group ?? null]);
+    if (this.#prefetchedPages.has(key)) return;
+    const page = this.services.spaces.listParticipants(spaceId, first, after, role, group);
+    // Its reader gets the error, if any; until then it must not count as unhandled.
+    page.catch(() => {});
+    this.#prefetchedPages.set(key, page);
+  }
   /** Whether the viewer set a reminder, by space id (false signed out). */
   get viewerHasReminder() {
     const { viewerId, services } = this;
@@ -162,9 +211,7 @@ export class Loaders {
   get viewerParticipant() {
     const { viewerId, services } = this;
     return (this.#viewerParticipant ??= new DataLoader(async (spaceIds) =>
-      viewerId
-        ? services.spaces.presentParticipants(spaceIds.map((spaceId) => ({ spaceId, userId: viewerId })))
-        : spaceIds.map(() => null),
+      viewerId ? services.spaces.presentSeatsOf(viewerId, spaceIds) : spaceIds.map(() => null),
     ));
   }
   get viewerFollows() {
@@ -199,6 +246,7 @@ export function buildContext(
     services,
     viewer,
     sessionId: auth?.sessionId ?? null,
+    auth: authOf(auth),
     clientKey,
     loaders: createLoaders(services, viewer?.id ?? null),
     setSessionCookie,

@@ -26,10 +26,17 @@
  * Env: BENCH_READ_CONCURRENCY (1,16,64), BENCH_READ_SECONDS (4), BENCH_READ_ROUNDS (3),
  * BENCH_READ_WARMUP_MS (1000), BENCH_READ_LISTENERS (60: listeners besides the viewer, a few of
  * whom left), BENCH_READ_BACKGROUND (20 other live spaces), BENCH_READ_TIMEOUT_MS (300000, whole
- * run), BENCH_READ_JSON (a file: the results as JSON).
+ * run), BENCH_READ_JSON (a file: the results as JSON), BENCH_PROFILE (a folder: our server writes a
+ * V8 CPU profile of its measured rounds at each concurrency there; summarise one with
+ * `tsx bench/profile-summary.ts <file>`).
+ *
+ * The three servers run as `pnpm start` runs the API: NODE_ENV=production (graphql-js leaves out
+ * its development-mode checks) and --max-semi-space-size=32 (api/package.json serve), unless
+ * BENCH_READ_NODE_ENV / BENCH_READ_NODE_ARGS (space-separated flags) say otherwise.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import postgres from 'postgres';
 import { benchDatabase, percentile } from './database.ts';
 import { boundRun } from './bounds.ts';
@@ -46,6 +53,11 @@ const WARMUP_MS = Number(env.BENCH_READ_WARMUP_MS ?? 1000);
 const LISTENERS = Number(env.BENCH_READ_LISTENERS ?? 60);
 const BACKGROUND = Number(env.BENCH_READ_BACKGROUND ?? 20);
 const TIMEOUT_MS = Number(env.BENCH_READ_TIMEOUT_MS ?? 300_000);
+const PROFILE_DIR = env.BENCH_PROFILE ? path.resolve(env.BENCH_PROFILE) : null;
+/** The servers' NODE_ENV: production, as `pnpm start` runs the API. */
+const SERVER_NODE_ENV = env.BENCH_READ_NODE_ENV ?? 'production';
+/** The servers' Node flags: those `pnpm start` gives the API (api/package.json serve), unless BENCH_READ_NODE_ARGS says otherwise. */
+const SERVER_NODE_ARGS = (env.BENCH_READ_NODE_ARGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
 
 const POSTGRAPHILE_VERSION = (
   JSON.parse(readFileSync(createRequire(import.meta.url).resolve('postgraphile/package.json'), 'utf8')) as { version: string }
@@ -121,14 +133,20 @@ async function post(target: Target): Promise<{ text: string; body: any }> {
 async function main() {
   log(
     `concurrency ${CONCURRENCY.join(', ')}; ${ROUNDS} round(s) of ${SECONDS} s (after ${WARMUP_MS} ms of warm-up) per system and concurrency; ` +
-      `NODE_ENV ${env.NODE_ENV ?? '(unset)'}`,
+      `servers' NODE_ENV ${SERVER_NODE_ENV}, Node flags ${SERVER_NODE_ARGS.join(' ') || '(none)'}`,
   );
   const db = await benchDatabase(log);
   database = db;
   const databaseUrl = db.url;
 
   // Ours first: bench/server.ts migrates the database.
-  const ours = new Child('read-api', 'server.ts', { BENCH_DATABASE_URL: databaseUrl, BENCH_PUBSUB: 'postgres' });
+  const serverEnv = { BENCH_DATABASE_URL: databaseUrl, NODE_ENV: SERVER_NODE_ENV };
+  const ours = new Child(
+    'read-api',
+    'server.ts',
+    { ...serverEnv, BENCH_PUBSUB: 'postgres', ...(PROFILE_DIR ? { BENCH_PROFILE: PROFILE_DIR } : {}) },
+    SERVER_NODE_ARGS,
+  );
   children.push(ours);
   const oursUrl = (await ours.waitFor((m) => m.type === 'ready', 60_000, 'ready')).url as string;
   admin = postgres(databaseUrl, { max: 2, onnotice: () => {} });
@@ -136,8 +154,8 @@ async function main() {
   log(`seeded: a live space with ${seeded.onStage} on stage and ${seeded.listeners} listeners (the viewer among them), ${BACKGROUND} other live spaces`);
 
   // PostGraphile reads the tables as they are at its start: after the migration.
-  const raw = new Child('read-raw', 'read/raw-server.ts', { BENCH_DATABASE_URL: databaseUrl });
-  const peer = new Child('read-postgraphile', 'read/postgraphile-server.ts', { BENCH_DATABASE_URL: databaseUrl });
+  const raw = new Child('read-raw', 'read/raw-server.ts', serverEnv, SERVER_NODE_ARGS);
+  const peer = new Child('read-postgraphile', 'read/postgraphile-server.ts', serverEnv, SERVER_NODE_ARGS);
   children.push(raw, peer);
   const [rawUrl, peerUrl] = await Promise.all(
     [raw, peer].map(async (c) => (await c.waitFor((m) => m.type === 'ready', 90_000, 'ready')).url as string),
@@ -210,7 +228,14 @@ async function main() {
         break;
       }
       for (const system of SYSTEMS) {
+        const profiling = PROFILE_DIR !== null && system === 'ours';
+        if (profiling) await ours.request({ cmd: 'profile-start' }, (m) => m.type === 'profiling', 10_000, 'profiling');
         const { window, before, after } = await runWindow(targets[system], concurrency, WARMUP_MS, SECONDS * 1000, () => stats(system));
+        if (profiling) {
+          const name = `read-ours-c${concurrency}-r${round}`;
+          const { file } = await ours.request({ cmd: 'profile-stop', name }, (m) => m.type === 'profiled', 60_000, 'profiled');
+          log(`our server's CPU profile (warm-up and measured window): ${file}`);
+        }
         const key = `${system}@${concurrency}`;
         const entry = {
           window,
@@ -263,7 +288,7 @@ function printReport(partial = false) {
     '',
     `Read: opening a space (viewer, space, host, stage with users, viewer's participant, counts, first 50 listeners), ` +
       `${ROUNDS} alternating round(s) of ${SECONDS} s per system and concurrency; same PostgreSQL and data; pools of 10; ` +
-      `load from this process over keep-alive HTTP; NODE_ENV ${env.NODE_ENV ?? '(unset)'}; 127.0.0.1.` +
+      `load from this process over keep-alive HTTP; servers' NODE_ENV ${SERVER_NODE_ENV}, Node flags ${SERVER_NODE_ARGS.join(' ') || '(none)'}; 127.0.0.1.` +
       (partial ? ' PARTIAL.' : ''),
     '',
   ];

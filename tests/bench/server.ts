@@ -17,7 +17,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { buildApp } from '@spaces/api';
-import { migrateWithLock, type Database, type DbHandle } from '@spaces/db';
+import { migrateWithLock, postgresClientOptions, type Database, type DbHandle } from '@spaces/db';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url) throw new Error('BENCH_DATABASE_URL is required');
@@ -25,14 +25,16 @@ const pubsub = (process.env.BENCH_PUBSUB ?? 'postgres') as 'postgres' | 'memory'
 
 let queries = 0;
 await migrateWithLock(url);
+// The API's own client options (createDb's), so the API runs as under `pnpm start`.
 const sql = postgres(url, {
-  max: Number(process.env.BENCH_DB_POOL ?? 10),
-  onnotice: () => {},
+  ...postgresClientOptions(Number(process.env.BENCH_DB_POOL ?? 10)),
   connection: { application_name: 'spaces-bench' },
-  debug: () => {
-    queries++;
-  },
 });
+// Counts the statements sent. Set after creating the client: given as an option, postgres.js
+// also captures a stack trace for every query (its debug mode), a cost pnpm start never pays.
+(sql.options as { debug?: unknown }).debug = () => {
+  queries++;
+};
 const database: DbHandle = {
   db: drizzle({ client: sql }) as unknown as Database,
   kind: 'postgres',

@@ -60,6 +60,13 @@ export interface Page<T> {
 /** rows: fetched with limit first+1, so one extra row tells whether a next page exists. */
 export function toPage<T>(rows: T[], first: number, cursorOf: (row: T) => (string | number)[]): Page<T> {
   const page = rows.slice(0, first);
-  const edges = page.map((node) => ({ cursor: encodeCursor(cursorOf(node)), node }));
-  return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+  // An edge's cursor is made when read: most clients ask only for pageInfo.endCursor.
+  const edges = page.map((node) => ({
+    node,
+    get cursor() {
+      return encodeCursor(cursorOf(node));
+    },
+  }));
+  const last = page.at(-1);
+  return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: last === undefined ? null : encodeCursor(cursorOf(last)) } };
 }

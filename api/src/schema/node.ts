@@ -1,3 +1,4 @@
+import { brandWithType } from '@pothos/core';
 import { builder } from '../builder.ts';
 import { parseGlobalId, toGlobalId, type NodeType } from '../lib/ids.ts';
 
@@ -7,7 +8,7 @@ export interface NodeSource {
 }
 
 export const NodeInterface = builder.interfaceRef<NodeSource>('Node').implement({
-  description: 'An object with a global id, fetchable with `node(id:)`. Concrete types are told apart by isTypeOf.',
+  description: 'An object with a global id, fetchable with `node(id:)`; the id names its type.',
   fields: (t) => ({
     id: t.id({ description: 'Opaque global id.', resolve: (source, _args, _ctx, info) => toGlobalId(info.parentType.name as NodeType, source.id) }),
   }),
@@ -30,7 +31,10 @@ builder.queryField('node', (t) =>
     resolve: async (_root, { id }, ctx) => {
       const parsed = parseGlobalId(String(id));
       if (!parsed) return null;
-      return (await nodeLoaders.get(parsed.type)?.(parsed.id, ctx)) ?? null;
+      const node = (await nodeLoaders.get(parsed.type)?.(parsed.id, ctx)) ?? null;
+      // The id names the type: branded with it, `Node` resolves to it without guessing from the row's shape.
+      if (node) brandWithType(node, parsed.type as never);
+      return node;
     },
   }),
 );

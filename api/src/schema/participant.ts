@@ -1,6 +1,6 @@
 import { builder } from '../builder.ts';
 import { effectiveMuted, type Role } from '../domain/rules.ts';
-import type { ParticipantRow } from '../services/spaces/index.ts';
+import type { ParticipantWithUser } from '../services/spaces/index.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
 import { User } from './user.ts';
@@ -16,7 +16,8 @@ export const ParticipantRole = builder.enumType('ParticipantRole', {
   } as const,
 });
 
-export const Participant = builder.objectRef<ParticipantRow>('Participant');
+/** Participants from the read path carry their user; others load it. */
+export const Participant = builder.objectRef<ParticipantWithUser>('Participant');
 registerNodeLoader('Participant', (id, ctx) => ctx.loaders.participant.load(id));
 
 export const ParticipantConnection = connectionOf('Participant', Participant);
@@ -24,9 +25,8 @@ export const ParticipantConnection = connectionOf('Participant', Participant);
 Participant.implement({
   description: "A user's presence in a space.",
   interfaces: [NodeInterface],
-  isTypeOf: (v) => typeof v === 'object' && v !== null && 'role' in v && 'spaceId' in v,
   fields: (t) => ({
-    user: t.field({ type: User, resolve: async (p, _a, ctx) => (await ctx.loaders.user.load(p.userId))! }),
+    user: t.field({ type: User, resolve: async (p, _a, ctx) => p.user ?? (await ctx.loaders.user.load(p.userId))! }),
     space: t.field({ type: Space, resolve: async (p, _a, ctx) => (await ctx.loaders.space.load(p.spaceId))! }),
     role: t.field({ type: ParticipantRole, resolve: (p) => p.role as Role }),
     muted: t.boolean({
@@ -49,11 +49,10 @@ Participant.implement({
 });
 
 builder.mutationFields((t) => ({
-  markHandsSeen: t.int({
+  markHandsSeen: t.withAuth({ signedIn: true }).int({
     description:
       'Host or co-host: tell the people whose hands are raised that a host saw them (Participant.handSeen). Returns how many.',
-    authScopes: { signedIn: true },
     args: { spaceId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.spaces.markHandsSeen(ctx.viewer!.id, expectId('spaceId', String(args.spaceId), 'Space')),
+    resolve: (_root, args, ctx) => ctx.services.spaces.markHandsSeen(ctx.viewer.id, expectId('spaceId', String(args.spaceId), 'Space')),
   }),
 }));

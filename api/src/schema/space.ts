@@ -1,9 +1,10 @@
+import { getArgumentValues, Kind, type FieldNode, type GraphQLObjectType, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
 import { canSeeRecap, isModerator, SCHEDULE_MAX_AHEAD_DAYS, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
-import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceRow } from '../services/spaces/index.ts';
-import type { Context } from '../context.ts';
+import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceWithHost } from '../services/spaces/index.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
@@ -51,19 +52,19 @@ const SpaceRecap = builder.objectRef<SpaceRecapValue>('SpaceRecap').implement({
   }),
 });
 
-export const Space = builder.objectRef<SpaceRow>('Space');
+/** Spaces from the space loader carry their host; others load it. */
+export const Space = builder.objectRef<SpaceWithHost>('Space');
 registerNodeLoader('Space', (id, ctx) => ctx.loaders.space.load(id));
 export const SpaceConnection = connectionOf('Space', Space);
 
 Space.implement({
   description: 'A live voice room: a host, a stage of up to 2 co-hosts and 10 speakers, and an audience.',
   interfaces: [NodeInterface],
-  isTypeOf: (v) => typeof v === 'object' && v !== null && 'hostId' in v && 'speakerPolicy' in v,
   fields: (t) => ({
     title: t.exposeString('title'),
     state: t.field({ type: SpaceState, resolve: (s) => s.state }),
     speakerPolicy: t.field({ type: SpeakerPolicy, resolve: (s) => s.speakerPolicy }),
-    host: t.field({ type: User, resolve: async (s, _a, ctx) => (await ctx.loaders.user.load(s.hostId))! }),
+    host: t.field({ type: User, resolve: async (s, _a, ctx) => s.host ?? (await ctx.loaders.user.load(s.hostId))! }),
     scheduledFor: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.scheduledFor }),
     startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.startedAt }),
     endedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.endedAt }),
@@ -83,7 +84,7 @@ Space.implement({
         group: t.arg({ type: ParticipantGroup }),
       },
       resolve: (s, args, ctx) =>
-        ctx.services.spaces.listParticipants(
+        ctx.loaders.participantsPage(
           s.id,
           pageSize(args.first),
           args.after,
@@ -174,7 +175,62 @@ const CreateSpaceInput = builder.inputType('CreateSpaceInput', {
 export const spaceIdArg = (id: string | number) => expectId('spaceId', String(id), 'Space');
 export const userIdArg = (id: string | number) => expectId('userId', String(id), 'User');
 
-const viewerId = (ctx: Context) => ctx.viewer!.id;
+const viewerId = (ctx: { viewer: { id: string } }) => ctx.viewer.id;
+
+/** The fields selected on the space (through fragments too); those under a directive are left out. */
+function* spaceSelections(selections: readonly SelectionNode[], info: GraphQLResolveInfo, depth = 0): Generator<FieldNode> {
+  for (const selection of selections) {
+    if (selection.directives?.length || depth > 4) continue;
+    if (selection.kind === Kind.FIELD) yield selection;
+    else if (selection.kind === Kind.INLINE_FRAGMENT) yield* spaceSelections(selection.selectionSet.selections, info, depth + 1);
+    else {
+      const fragment = info.fragments[selection.name.value];
+      if (fragment) yield* spaceSelections(fragment.selectionSet.selections, info, depth + 1);
+    }
+  }
+}
+
+/**
+ * Opening a space (the web's SpaceRoom query) asks for its stage, counts, the viewer's seat and a
+ * page of participants. Each needs only the space's id, so they start with the space itself, in
+ * the same tick: one round trip to PostgreSQL instead of two. Their fields then read what was
+ * started (the loaders' caches, Loaders.participantsPage). Arguments that do not coerce are left
+ * to the field itself, which answers with the coded error.
+ */
+function prefetchRoom(ctx: Context, spaceId: string, info: GraphQLResolveInfo) {
+  const quietly = (started: Promise<unknown>) => void started.catch(() => {});
+  const selections = info.fieldNodes.flatMap((node) => node.selectionSet?.selections ?? []);
+  for (const field of spaceSelections(selections, info)) {
+    switch (field.name.value) {
+      case 'stage':
+        quietly(ctx.loaders.stage.load(spaceId));
+        break;
+      case 'viewerParticipant':
+        quietly(ctx.loaders.viewerParticipant.load(spaceId));
+        break;
+      case 'participantCount':
+      case 'listenerCount':
+        quietly(ctx.loaders.counts.load(spaceId));
+        break;
+      case 'participants': {
+        const definition = (info.schema.getType('Space') as GraphQLObjectType).getFields().participants;
+        if (!definition) break;
+        try {
+          const args = getArgumentValues(definition, field, info.variableValues) as {
+            first?: number | null;
+            after?: string | null;
+            role?: Role | null;
+            group?: ParticipantGroupValue | null;
+          };
+          ctx.loaders.prefetchParticipants(spaceId, pageSize(args.first), args.after, args.role, args.group);
+        } catch {
+          // Bad arguments: the field reports them.
+        }
+        break;
+      }
+    }
+  }
+}
 
 builder.queryFields((t) => ({
   space: t.field({
@@ -182,7 +238,11 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'A space by id, or null.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_r, { id }, ctx) => ctx.loaders.space.load(spaceIdArg(id)),
+    resolve: (_r, { id }, ctx, info) => {
+      const spaceId = spaceIdArg(id);
+      prefetchRoom(ctx, spaceId, info);
+      return ctx.loaders.space.load(spaceId);
+    },
   }),
   liveSpaces: t.field({
     type: SpaceConnection,
@@ -205,12 +265,9 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const signedIn = { signedIn: true } as const;
-
 builder.mutationFields((t) => ({
-  createSpace: t.field({
+  createSpace: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Open a space (LIVE at once, creator as HOST) or schedule one. CONFLICT when already hosting a live space.',
     args: { input: t.arg({ type: CreateSpaceInput, required: true }) },
     resolve: (_r, { input }, ctx) =>
@@ -220,16 +277,14 @@ builder.mutationFields((t) => ({
         scheduledFor: input.scheduledFor ?? null,
       }),
   }),
-  startSpace: t.field({
+  startSpace: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host only: SCHEDULED -> LIVE.',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.start(viewerId(ctx), spaceIdArg(args.spaceId)),
   }),
-  updateSpace: t.field({
+  updateSpace: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description:
       `Host only. title and speakerPolicy while SCHEDULED or LIVE; scheduledFor only while SCHEDULED (in the future, at most ${SCHEDULE_MAX_AHEAD_DAYS} days ahead; BAD_USER_INPUT with extensions.field). FORBIDDEN for others, CONFLICT when ended (or rescheduling a space that started). SPACE_UPDATED is sent.`,
     args: { spaceId: t.arg.id({ required: true }), input: t.arg({ type: UpdateSpaceInput, required: true }) },
@@ -240,17 +295,15 @@ builder.mutationFields((t) => ({
         speakerPolicy: (input.speakerPolicy as Policy | null | undefined) ?? undefined,
       }),
   }),
-  cancelSpace: t.field({
+  cancelSpace: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description:
       'Host only (FORBIDDEN otherwise), SCHEDULED only (CONFLICT otherwise): the space becomes ENDED with cancelled = true; people with a reminder get SPACE_CANCELLED.',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.cancel(viewerId(ctx), spaceIdArg(args.spaceId)),
   }),
-  setReminder: t.field({
+  setReminder: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description:
       'Set (on: true) or clear a reminder for a SCHEDULED space (CONFLICT otherwise). Idempotent. When it starts, the viewer gets a SPACE_REMINDER notification (and SPACE_CANCELLED if the host cancels it). RATE_LIMITED past 60 a minute (as follow).',
     args: { spaceId: t.arg.id({ required: true }), on: t.arg.boolean({ required: true, defaultValue: true }) },
@@ -262,24 +315,21 @@ builder.mutationFields((t) => ({
       return space;
     },
   }),
-  endSpace: t.field({
+  endSpace: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host only: ends the space for everyone and disconnects all audio.',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.end(viewerId(ctx), spaceIdArg(args.spaceId)),
   }),
-  setSpeakerPolicy: t.field({
+  setSpeakerPolicy: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host only. Takes effect at once: speakers no longer eligible return to the audience.',
     args: { spaceId: t.arg.id({ required: true }), policy: t.arg({ type: SpeakerPolicy, required: true }) },
     resolve: (_r, args, ctx) =>
       ctx.services.spaces.setPolicy(viewerId(ctx), spaceIdArg(args.spaceId), args.policy as Policy),
   }),
-  joinSpace: t.field({
+  joinSpace: t.withAuth({ signedIn: true }).field({
     type: Participant,
-    authScopes: signedIn,
     description:
       'Enter as a LISTENER (the host re-enters as HOST), muted. FORBIDDEN for removed users; CONFLICT when not LIVE; RATE_LIMITED past 60 joins and leaves a minute. ' +
       'Presence follows the person: a participant is there while a client of theirs holds a `spaceEvents` subscription of the space or their audio is connected. ' +
@@ -291,8 +341,7 @@ builder.mutationFields((t) => ({
       return ctx.services.spaces.join(viewerId(ctx), spaceIdArg(args.spaceId));
     },
   }),
-  leaveSpace: t.boolean({
-    authScopes: signedIn,
+  leaveSpace: t.withAuth({ signedIn: true }).boolean({
     description:
       'Leave the space (false when not in it). A host who leaves has a grace period to come back before the space ends. Counts with joinSpace toward RATE_LIMITED.',
     args: { spaceId: t.arg.id({ required: true }) },
@@ -301,9 +350,8 @@ builder.mutationFields((t) => ({
       return ctx.services.spaces.leave(viewerId(ctx), spaceIdArg(args.spaceId));
     },
   }),
-  requestToSpeak: t.field({
+  requestToSpeak: t.withAuth({ signedIn: true }).field({
     type: Participant,
-    authScopes: signedIn,
     description:
       "Raise (or lower) the viewer's hand. FORBIDDEN when the speaker policy does not allow the viewer; RATE_LIMITED past 30 a minute.",
     args: { spaceId: t.arg.id({ required: true }), raised: t.arg.boolean({ defaultValue: true }) },
@@ -312,32 +360,28 @@ builder.mutationFields((t) => ({
       return ctx.services.spaces.requestToSpeak(viewerId(ctx), spaceIdArg(args.spaceId), args.raised ?? true);
     },
   }),
-  inviteSpeaker: t.field({
+  inviteSpeaker: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host or co-host: invite a user to speak (makes them eligible under any policy).',
     args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) =>
       ctx.services.spaces.invite(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
   }),
-  revokeSpeakerInvite: t.field({
+  revokeSpeakerInvite: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host or co-host: withdraw an invitation; if that user is on stage only by it, they return to the audience.',
     args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) =>
       ctx.services.spaces.revokeInvite(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
   }),
-  acceptSpeakerInvite: t.field({
+  acceptSpeakerInvite: t.withAuth({ signedIn: true }).field({
     type: Participant,
-    authScopes: signedIn,
     description: 'The invited viewer accepts and goes on stage as SPEAKER (muted until they unmute).',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.acceptInvite(viewerId(ctx), spaceIdArg(args.spaceId)),
   }),
-  setParticipantRole: t.field({
+  setParticipantRole: t.withAuth({ signedIn: true }).field({
     type: Participant,
-    authScopes: signedIn,
     description:
       'Host or co-host: change a participant\'s role. SPEAKER needs an eligible user (raised hand or invited, and allowed by the policy); CO_HOST is host only; at most 2 co-hosts and 10 speakers (CONFLICT past that). LISTENER takes someone off stage; anyone but the host may also step down themselves.',
     args: {
@@ -348,38 +392,33 @@ builder.mutationFields((t) => ({
     resolve: (_r, args, ctx) =>
       ctx.services.spaces.setRole(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId), args.role as Role),
   }),
-  setMuted: t.field({
+  setMuted: t.withAuth({ signedIn: true }).field({
     type: Participant,
-    authScopes: signedIn,
     description: 'The viewer mutes or unmutes their own mic (unmuting needs a stage role).',
     args: { spaceId: t.arg.id({ required: true }), muted: t.arg.boolean({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.setMuted(viewerId(ctx), spaceIdArg(args.spaceId), args.muted),
   }),
-  muteParticipant: t.field({
+  muteParticipant: t.withAuth({ signedIn: true }).field({
     type: Participant,
-    authScopes: signedIn,
     description: 'Host or co-host: mute a participant at the mixer (they may unmute later).',
     args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) =>
       ctx.services.spaces.muteParticipant(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
   }),
-  muteAll: t.field({
+  muteAll: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host or co-host: mute everyone on stage but the hosts.',
     args: { spaceId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.muteAll(viewerId(ctx), spaceIdArg(args.spaceId)),
   }),
-  removeParticipant: t.field({
+  removeParticipant: t.withAuth({ signedIn: true }).field({
     type: Space,
-    authScopes: signedIn,
     description: 'Host or co-host: remove a user from the space; they cannot rejoin it.',
     args: { spaceId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) =>
       ctx.services.spaces.remove(viewerId(ctx), spaceIdArg(args.spaceId), userIdArg(args.userId)),
   }),
-  react: t.boolean({
-    authScopes: signedIn,
+  react: t.withAuth({ signedIn: true }).boolean({
     description: 'Send an emoji reaction to everyone in the space. One of: 👏 ❤️ 😂 😮 😢 🔥 💯 🙌 👍 👎 🎉 🤔. Rate limited.',
     args: { spaceId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.spaces.react(viewerId(ctx), spaceIdArg(args.spaceId), args.emoji),

@@ -5,7 +5,7 @@ import { notFound } from '../errors.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
 import type { Context } from '../context.ts';
-import type { UserRow } from '../services/accounts.ts';
+import { userColumns, type UserRow } from '../services/accounts.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
 import { NodeInterface, registerNodeLoader } from './node.ts';
@@ -29,7 +29,6 @@ export const AvatarSizeEnum = builder.enumType('AvatarSize', {
 User.implement({
   description: 'A person with an account: they follow others, host spaces and take part in them.',
   interfaces: [NodeInterface],
-  isTypeOf: (value) => typeof value === 'object' && value !== null && 'passwordHash' in value,
   fields: (t) => ({
     handle: t.exposeString('handle', { description: 'Unique, case-insensitive, 3–15 of [A-Za-z0-9_].' }),
     displayName: t.exposeString('displayName', { description: 'The name shown, 1–50 characters; changed with updateProfile.' }),
@@ -108,7 +107,7 @@ builder.queryFields((t) => ({
       // Only well-formed handles can exist; anything else is simply not found.
       if (!/^[A-Za-z0-9_]{1,64}$/.test(handle.trim())) return null;
       const [user] = await ctx.services.db
-        .select()
+        .select(userColumns)
         .from(users)
         .where(eq(sql`lower(${users.handle})`, handle.trim().toLowerCase()))
         .limit(1);
@@ -125,8 +124,8 @@ async function loadUserArg(ctx: Parameters<Parameters<typeof registerNodeLoader>
 }
 
 /** Whom the viewer follows changed: their own spaces bar may have (services/bars.ts). */
-function followChanged(ctx: Context, followeeId: string, following: boolean) {
-  const followerId = ctx.viewer!.id;
+function followChanged(ctx: Context & { viewer: UserRow }, followeeId: string, following: boolean) {
+  const followerId = ctx.viewer.id;
   const follow = { followerId, followeeId, following };
   ctx.services.events.pubsub.publish('activity', { userIds: [followerId], at: new Date().toISOString(), follow });
 }
@@ -140,53 +139,49 @@ const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
 });
 
 builder.mutationFields((t) => ({
-  updateProfile: t.field({
+  updateProfile: t.withAuth({ signedIn: true }).field({
     type: User,
-    authScopes: { signedIn: true },
     description:
       'Change the viewer\'s display name and/or bio. Returns the updated viewer. BAD_USER_INPUT (`extensions.field` displayName or bio) for text the policy refuses; RATE_LIMITED past 30 updates a minute. The avatar is uploaded over HTTP: see User.avatarUrl.',
     args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const user = await ctx.services.profiles.update(ctx.viewer!.id, input);
+      const user = await ctx.services.profiles.update(ctx.viewer.id, input);
       ctx.loaders.user.clear(user.id).prime(user.id, user);
       return user;
     },
   }),
-  removeAvatar: t.field({
+  removeAvatar: t.withAuth({ signedIn: true }).field({
     type: User,
-    authScopes: { signedIn: true },
     description: 'Remove the viewer\'s avatar (its files are deleted; avatarUrl becomes null). Idempotent. Returns the updated viewer.',
     resolve: async (_root, _args, ctx) => {
-      const user = await ctx.services.profiles.removeAvatar(ctx.viewer!.id);
+      const user = await ctx.services.profiles.removeAvatar(ctx.viewer.id);
       ctx.loaders.user.clear(user.id).prime(user.id, user);
       return user;
     },
   }),
-  follow: t.field({
+  follow: t.withAuth({ signedIn: true }).field({
     type: User,
-    authScopes: { signedIn: true },
     description:
       'Follow a user. Idempotent: following twice changes nothing. Returns the followed user. RATE_LIMITED past 60 follows and unfollows a minute.',
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.services.limits.user('follow', ctx.viewer!.id);
+      await ctx.services.limits.user('follow', ctx.viewer.id);
       const target = await loadUserArg(ctx, String(args.userId));
-      if (await ctx.services.follows.follow(ctx.viewer!.id, target.id)) followChanged(ctx, target.id, true);
+      if (await ctx.services.follows.follow(ctx.viewer.id, target.id)) followChanged(ctx, target.id, true);
       ctx.loaders.user.clear(target.id);
       return (await ctx.loaders.user.load(target.id))!;
     },
   }),
-  unfollow: t.field({
+  unfollow: t.withAuth({ signedIn: true }).field({
     type: User,
-    authScopes: { signedIn: true },
     description: 'Stop following a user. Idempotent. Returns the unfollowed user. Counts with follow toward RATE_LIMITED.',
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.services.limits.user('follow', ctx.viewer!.id);
+      await ctx.services.limits.user('follow', ctx.viewer.id);
       const target = await loadUserArg(ctx, String(args.userId));
-      if (await ctx.services.follows.unfollow(ctx.viewer!.id, target.id)) {
+      if (await ctx.services.follows.unfollow(ctx.viewer.id, target.id)) {
         // Under FOLLOWING, the unfollowed user's eligibility in the viewer's live spaces ends now.
-        await ctx.services.spaces.afterUnfollow(ctx.viewer!.id, target.id);
+        await ctx.services.spaces.afterUnfollow(ctx.viewer.id, target.id);
         followChanged(ctx, target.id, false);
       }
       ctx.loaders.user.clear(target.id);

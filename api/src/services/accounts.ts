@@ -1,12 +1,48 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import { participants, sessions, users, type Database } from '@spaces/db';
+import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { appGrants, participants, sessions, users, type Database } from '@spaces/db';
 import { cleanLine } from '../domain/text.ts';
-import { GUEST_DISPLAY_NAME, GUEST_HANDLE_PREFIX, GUEST_SESSION_TTL_MS } from '../domain/rules.ts';
+import {
+  GUEST_DISPLAY_NAME,
+  GUEST_HANDLE_PREFIX,
+  GUEST_SESSION_TTL_MS,
+  isApiScope,
+  TOKEN_LAST_USED_GRANULARITY_MS,
+  type ApiScope,
+} from '../domain/rules.ts';
 import { appError, badInput, conflict, isUniqueViolation } from '../errors.ts';
 
-export type UserRow = typeof users.$inferSelect;
+/**
+ * Every column of a user but the password hash: what the API reads and hands around. Only
+ * signIn reads the hash (and keeps it to itself).
+ */
+export const userColumns = {
+  id: users.id,
+  handle: users.handle,
+  displayName: users.displayName,
+  followerCount: users.followerCount,
+  followingCount: users.followingCount,
+  bio: users.bio,
+  avatarKey: users.avatarKey,
+  isGuest: users.isGuest,
+  fleetReplyPolicy: users.fleetReplyPolicy,
+  createdAt: users.createdAt,
+};
+
+export type UserRow = Omit<typeof users.$inferSelect, 'passwordHash'>;
+
+/** What a bearer token or cookie stands for (context.ts Viewer). */
+export interface AuthenticatedToken {
+  user: UserRow;
+  /** The `sessions` row, whatever its kind. */
+  sessionId: string;
+  expiresAt: Date;
+  kind: 'session' | 'personal' | 'oauth';
+  /** null: the PWA's own session, every scope. */
+  scopes: ApiScope[] | null;
+  appId: string | null;
+}
 
 const HANDLE = /^[A-Za-z0-9_]{3,15}$/;
 // algorithm 2 = Argon2id (a const enum upstream, which isolated modules cannot import).
@@ -44,7 +80,39 @@ const guestHandle = () =>
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/**
+ * The credential behind a token hash, with its user (never the password hash): prepared once, so
+ * drizzle builds its SQL once and PostgreSQL plans it once per connection.
+ */
+function prepareAuthenticate(db: Database) {
+  return db
+    .select({
+      user: userColumns,
+      sessionId: sessions.id,
+      expiresAt: sessions.expiresAt,
+      kind: sessions.kind,
+      scopes: sessions.scopes,
+      grantId: sessions.grantId,
+      appId: appGrants.appId,
+      lastUsedAt: sessions.lastUsedAt,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(appGrants, eq(appGrants.id, sessions.grantId))
+    .where(
+      and(
+        eq(sessions.tokenHash, sql.placeholder('tokenHash')),
+        isNull(sessions.revokedAt),
+        sql`${sessions.expiresAt} > ${sql.placeholder('now')}::timestamptz`,
+      ),
+    )
+    .limit(1)
+    .prepare('authenticate');
+}
+
 export class Accounts {
+  #authenticateQuery?: ReturnType<typeof prepareAuthenticate>;
+
   constructor(
     private readonly db: Database,
     private readonly sessionTtlMs: number,
@@ -60,7 +128,7 @@ export class Accounts {
       [user] = (await this.db
         .insert(users)
         .values({ handle: input.handle, displayName: input.displayName, passwordHash })
-        .returning()) as [UserRow];
+        .returning(userColumns)) as [UserRow];
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`The handle "${input.handle}" is taken.`);
       throw error;
@@ -71,19 +139,22 @@ export class Accounts {
   /** Same error, and about the same time, for an unknown handle and a wrong password. */
   async signIn(handle: string, password: string) {
     const wellFormed = HANDLE.test(handle.trim());
-    const [user] = !wellFormed ? [] : await this.db
-      .select()
+    const [found] = !wellFormed ? [] : await this.db
+      .select({ ...userColumns, passwordHash: users.passwordHash })
       .from(users)
       .where(eq(sql`lower(${users.handle})`, handle.trim().toLowerCase()))
       .limit(1);
     // A guest has no password: verified against the dummy as for an unknown handle.
-    const known = user && !user.isGuest ? user : undefined;
+    const known = found && !found.isGuest ? found : undefined;
     const ok = await argon2Verify(known?.passwordHash ?? (await DUMMY_HASH), password.slice(0, 256));
     // UNAUTHENTICATED as the contract says, with a reason clients can tell apart from "sign in
     // first" / an expired session without reading the message.
     if (!known || !ok)
       throw appError('UNAUTHENTICATED', 'Wrong handle or password. Check both and try again.', { reason: 'WRONG_CREDENTIALS' });
-    return { user: known, token: await this.createSession(known.id) };
+    // The hash stays here: the user handed on is a UserRow like every other.
+    const user: UserRow = { ...known };
+    delete (user as Partial<typeof known>).passwordHash;
+    return { user, token: await this.createSession(known.id) };
   }
 
   /**
@@ -98,7 +169,7 @@ export class Accounts {
           const [user] = (await tx
             .insert(users)
             .values({ handle: guestHandle(), displayName: GUEST_DISPLAY_NAME, passwordHash: NO_PASSWORD, isGuest: true })
-            .returning()) as [UserRow];
+            .returning(userColumns)) as [UserRow];
           return { user, token: await this.createSession(user.id, GUEST_SESSION_TTL_MS, tx) };
         });
       } catch (error) {
@@ -149,16 +220,46 @@ export class Accounts {
     return token;
   }
 
-  /** The user behind a bearer token or cookie, or null for unknown, expired and revoked ones. */
-  async authenticate(token: string): Promise<{ user: UserRow; sessionId: string; expiresAt: Date } | null> {
+  /**
+   * The user behind a bearer token or cookie — a session, a personal access token or an OAuth
+   * access token — or null for unknown, expired and revoked ones. A token's lastUsedAt (and its
+   * app authorization's) is written at most once a minute, not on every request.
+   */
+  async authenticate(token: string): Promise<AuthenticatedToken | null> {
     if (!token || token.length > 200) return null;
-    const [row] = await this.db
-      .select({ user: users, sessionId: sessions.id, expiresAt: sessions.expiresAt })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(and(eq(sessions.tokenHash, hashToken(token)), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
-      .limit(1);
-    return row ?? null;
+    // Every request runs this: a prepared statement, built once (see prepareAuthenticate).
+    this.#authenticateQuery ??= prepareAuthenticate(this.db);
+    const [row] = await this.#authenticateQuery.execute({ tokenHash: hashToken(token), now: new Date().toISOString() });
+    if (!row) return null;
+    if (row.kind !== 'session' && (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() >= TOKEN_LAST_USED_GRANULARITY_MS))
+      void this.touch(row.sessionId, row.grantId).catch((error) => console.error('[tokens] lastUsedAt', error));
+    return {
+      user: row.user,
+      sessionId: row.sessionId,
+      expiresAt: row.expiresAt,
+      kind: row.kind,
+      scopes: row.kind === 'session' ? null : ((row.scopes ?? []).filter(isApiScope) as ApiScope[]),
+      appId: row.appId ?? null,
+    };
+  }
+
+  /** lastUsedAt of a token and its grant; conditional, so instances racing write once a minute. */
+  private async touch(sessionId: string, grantId: string | null): Promise<void> {
+    const stale = (column: typeof sessions.lastUsedAt | typeof appGrants.lastUsedAt) =>
+      or(isNull(column), lt(column, new Date(Date.now() - TOKEN_LAST_USED_GRANULARITY_MS)));
+    await this.db.update(sessions).set({ lastUsedAt: new Date() }).where(and(eq(sessions.id, sessionId), stale(sessions.lastUsedAt)));
+    if (grantId)
+      await this.db.update(appGrants).set({ lastUsedAt: new Date() }).where(and(eq(appGrants.id, grantId), stale(appGrants.lastUsedAt)));
+  }
+
+  /** Revokes tokens of any kind by row id: they stop working and their sockets close. */
+  async revokeSessions(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .update(sessions)
+      .set({ revokedAt: new Date() })
+      .where(and(inArray(sessions.id, [...ids]), isNull(sessions.revokedAt)));
+    for (const id of ids) this.onRevoked(id);
   }
 
   /** Signs the session out everywhere: its token stops working and its sockets close. */

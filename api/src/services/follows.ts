@@ -3,7 +3,7 @@ import { follows, users, type Database } from '@spaces/db';
 import { canTarget } from '../domain/rules.ts';
 import { appError, badInput } from '../errors.ts';
 import { decodeCursor, toPage } from '../lib/pagination.ts';
-import type { UserRow } from './accounts.ts';
+import { userColumns, type UserRow } from './accounts.ts';
 
 export class Follows {
   constructor(private readonly db: Database) {}
@@ -77,7 +77,7 @@ export class Follows {
     const other = direction === 'followers' ? follows.followerId : follows.followeeId;
     const at = cursor ? new Date(cursor[0]) : null;
     const rows = await this.db
-      .select({ user: users, followedAt: follows.createdAt })
+      .select({ user: userColumns, followedAt: follows.createdAt })
       .from(follows)
       .innerJoin(users, eq(users.id, other))
       .where(

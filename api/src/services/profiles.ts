@@ -7,7 +7,7 @@ import { imageRefused, renderImage, type ImageRefusal } from './images.ts';
 import type { Limiter } from '../lib/rate-limit.ts';
 import type { Limits } from './limits.ts';
 import type { MediaStore } from './media-storage.ts';
-import type { UserRow } from './accounts.ts';
+import { userColumns, type UserRow } from './accounts.ts';
 
 export const BIO_MAX_CHARS = 160;
 export const DISPLAY_NAME_MAX_CHARS = 50;
@@ -75,7 +75,7 @@ export class Profiles {
     }
     await this.updates.hit(userId);
     if (Object.keys(changes).length === 0) return this.load(userId);
-    const [user] = await this.db.update(users).set(changes).where(eq(users.id, userId)).returning();
+    const [user] = await this.db.update(users).set(changes).where(eq(users.id, userId)).returning(userColumns);
     if (!user) throw notFound('No such user.');
     return user;
   }
@@ -100,7 +100,7 @@ export class Profiles {
     }
     const { user, previous } = await this.db.transaction(async (tx) => {
       const [before] = await tx.select({ avatarKey: users.avatarKey }).from(users).where(eq(users.id, userId)).for('update');
-      const [after] = await tx.update(users).set({ avatarKey: key }).where(eq(users.id, userId)).returning();
+      const [after] = await tx.update(users).set({ avatarKey: key }).where(eq(users.id, userId)).returning(userColumns);
       return { user: after, previous: before?.avatarKey ?? null };
     });
     if (!user) {
@@ -115,7 +115,7 @@ export class Profiles {
   async removeAvatar(userId: string): Promise<UserRow> {
     const { user, previous } = await this.db.transaction(async (tx) => {
       const [before] = await tx.select({ avatarKey: users.avatarKey }).from(users).where(eq(users.id, userId)).for('update');
-      const [after] = await tx.update(users).set({ avatarKey: null }).where(eq(users.id, userId)).returning();
+      const [after] = await tx.update(users).set({ avatarKey: null }).where(eq(users.id, userId)).returning(userColumns);
       return { user: after, previous: before?.avatarKey ?? null };
     });
     if (!user) throw notFound('No such user.');
@@ -124,7 +124,7 @@ export class Profiles {
   }
 
   private async load(userId: string): Promise<UserRow> {
-    const [user] = await this.db.select().from(users).where(eq(users.id, userId)).limit(1);
+    const [user] = await this.db.select(userColumns).from(users).where(eq(users.id, userId)).limit(1);
     if (!user) throw notFound('No such user.');
     return user;
   }

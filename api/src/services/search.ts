@@ -4,7 +4,7 @@ import { follows, spaces, users, type Database } from '@spaces/db';
 import { cleanLine } from '../domain/text.ts';
 import { badInput } from '../errors.ts';
 import { decodeCursor, toPage, type Page } from '../lib/pagination.ts';
-import type { UserRow } from './accounts.ts';
+import { userColumns, type UserRow } from './accounts.ts';
 import type { SpaceRow } from './spaces/index.ts';
 
 export const SEARCH_QUERY_MAX_CHARS = 100;
@@ -82,7 +82,7 @@ export class Search {
       ? sql`(${rank} > ${cursor[0]} or (${rank} = ${cursor[0]} and (${users.followerCount} < ${cursor[1]} or (${users.followerCount} = ${cursor[1]} and ${users.id} > ${cursor[2]}))))`
       : undefined;
     const rows = await this.fuzzily((db) => db
-      .select({ user: users, rank: rank.mapWith(Number) })
+      .select({ user: userColumns, rank: rank.mapWith(Number) })
       .from(users)
       .where(and(matches, afterCursor, eq(users.isGuest, false)))
       .orderBy(asc(rank), desc(users.followerCount), asc(users.id))
@@ -168,7 +168,7 @@ export class Search {
     if (first === 0) return [];
     if (!viewerId) {
       const rows = await this.db
-        .select()
+        .select(userColumns)
         .from(users)
         .where(eq(users.isGuest, false))
         .orderBy(desc(users.followerCount), desc(users.createdAt), asc(users.id))
@@ -187,7 +187,7 @@ export class Search {
       .as('mutual');
     const via = sql<number>`coalesce(${mutual.n}, 0)`;
     const rows = await this.db
-      .select({ user: users, via: via.mapWith(Number) })
+      .select({ user: userColumns, via: via.mapWith(Number) })
       .from(users)
       .leftJoin(mutual, eq(mutual.id, users.id))
       .where(

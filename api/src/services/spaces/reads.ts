@@ -1,14 +1,96 @@
-import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, or, sql, type AnyColumn } from 'drizzle-orm';
 import { follows, participants, spaceBans, spaceReminders, spaces, speakerInvites, users, type Database } from '@spaces/db';
 import { conflict, forbidden, notFound } from '../../errors.ts';
 import { BAR_SCHEDULED_WITHIN_MS, isEligibleToSpeak, type Role, type SpeakerPolicy } from '../../domain/rules.ts';
 import { decodeCursor, toPage } from '../../lib/pagination.ts';
+import { uuidArray } from '../../lib/sql-arrays.ts';
+import { userColumns, type UserRow } from '../accounts.ts';
 
 export type SpaceRow = typeof spaces.$inferSelect;
 export type ParticipantRow = typeof participants.$inferSelect;
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+/** A space as the read path loads it: with its host, read in the same statement. */
+export type SpaceWithHost = SpaceRow & { host?: UserRow };
+/** A participant as the read path loads it: with its user, read in the same statement. */
+export type ParticipantWithUser = ParticipantRow & { user?: UserRow };
 
 const STAGE_ROLES: Role[] = ['HOST', 'CO_HOST', 'SPEAKER'];
+
+/** Which page of participants: each shape is one prepared statement (listParticipants). */
+interface PageShape {
+  role: boolean;
+  group: ParticipantGroup | null;
+  cursor: boolean;
+}
+
+/**
+ * The read path's statements, prepared once per database handle: drizzle builds their SQL once,
+ * and PostgreSQL parses and plans each once per connection (drizzle's plain `execute` sends an
+ * unnamed statement, parsed and described on every call). Id lists travel as one uuid[]
+ * parameter so the text is the same for any batch. Participants and spaces come with their
+ * user / host joined in: nothing is left for a user batch afterwards.
+ */
+function prepareReads(db: Database) {
+  const ids = sql.placeholder('ids');
+  const anyOf = (column: AnyColumn) => sql`${column} = any(${ids}::uuid[])`;
+  const seat = { ...getTableColumns(participants), user: userColumns };
+  const seats = () => db.select(seat).from(participants).innerJoin(users, eq(users.id, participants.userId));
+  return {
+    seats,
+    spacesWithHost: db
+      .select({ ...getTableColumns(spaces), host: userColumns })
+      .from(spaces)
+      .innerJoin(users, eq(users.id, spaces.hostId))
+      .where(anyOf(spaces.id))
+      .prepare('spaces_with_host_by_ids'),
+    seatsByIds: seats().where(anyOf(participants.id)).prepare('seats_by_ids'),
+    presentSeatsOf: seats()
+      .where(and(eq(participants.userId, sql.placeholder('userId')), anyOf(participants.spaceId), isNull(participants.leftAt)))
+      .prepare('present_seats_of_user'),
+    stages: seats()
+      .where(and(anyOf(participants.spaceId), isNull(participants.leftAt), inArray(participants.role, STAGE_ROLES)))
+      .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id))
+      .prepare('stages_by_space_ids'),
+    counts: db
+      .select({
+        spaceId: participants.spaceId,
+        total: sql<number>`count(*)::int`,
+        listeners: sql<number>`(count(*) filter (where ${participants.role} = 'LISTENER'))::int`,
+      })
+      .from(participants)
+      .where(and(anyOf(participants.spaceId), isNull(participants.leftAt)))
+      .groupBy(participants.spaceId)
+      .prepare('counts_by_space_ids'),
+  };
+}
+
+function preparePage(reads: ReturnType<typeof prepareReads>, shape: PageShape) {
+  const { group } = shape;
+  return reads
+    .seats()
+    .where(
+      and(
+        eq(participants.spaceId, sql.placeholder('spaceId')),
+        isNull(participants.leftAt),
+        shape.role ? eq(participants.role, sql.placeholder('role')) : undefined,
+        group === 'STAGE' ? inArray(participants.role, STAGE_ROLES) : undefined,
+        group === 'AUDIENCE' || group === 'HANDS' ? eq(participants.role, 'LISTENER') : undefined,
+        group === 'HANDS' ? eq(participants.handRaised, true) : undefined,
+        shape.cursor
+          ? sql`(${participants.role}, ${participants.joinedAt}, ${participants.id}) > (${sql.placeholder('afterRole')}::participant_role, ${sql.placeholder('afterTime')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
+          : undefined,
+      ),
+    )
+    .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id))
+    .limit(sql.placeholder('limit'))
+    .prepare(`participants_page_${shape.role ? 'role_' : ''}${group ?? 'all'}${shape.cursor ? '_after' : ''}`);
+}
+
+/** The same order as asked, null for what is missing. */
+function inOrder<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
+  const map = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => map.get(id) ?? null);
+}
 
 /** Parts of a space's participants: STAGE (host, co-hosts, speakers), HANDS (listeners with a raised hand), AUDIENCE (listeners). */
 export type ParticipantGroup = 'STAGE' | 'HANDS' | 'AUDIENCE';
@@ -20,7 +102,31 @@ export function requireLive(space: SpaceRow): void {
 
 /** Reads of spaces, participants, invitations and bans: no writes here. */
 export class SpaceReads {
+  #reads?: ReturnType<typeof prepareReads>;
+  readonly #pages = new Map<string, ReturnType<typeof preparePage>>();
+
   constructor(protected readonly db: Database) {}
+
+  /** Built on first use (this.db is set by the constructor, after field initialisers). */
+  get #prepared() {
+    return (this.#reads ??= prepareReads(this.db));
+  }
+
+  /** Spaces with their hosts (the space loader): one statement. */
+  async withHostsByIds(ids: readonly string[]): Promise<(SpaceWithHost | null)[]> {
+    return inOrder(await this.#prepared.spacesWithHost.execute({ ids: uuidArray(ids) }), ids);
+  }
+
+  /** Participants with their users (the participant loader): one statement. */
+  async seatsByIds(ids: readonly string[]): Promise<(ParticipantWithUser | null)[]> {
+    return inOrder(await this.#prepared.seatsByIds.execute({ ids: uuidArray(ids) }), ids);
+  }
+
+  /** One user's present participation in each of these spaces, with the user (the viewerParticipant loader). */
+  async presentSeatsOf(userId: string, spaceIds: readonly string[]): Promise<(ParticipantWithUser | null)[]> {
+    const rows = await this.#prepared.presentSeatsOf.execute({ userId, ids: uuidArray(spaceIds) });
+    return spaceIds.map((id) => rows.find((r) => r.spaceId === id) ?? null);
+  }
 
   async byIds(ids: readonly string[]): Promise<(SpaceRow | null)[]> {
     const rows = await this.db.select().from(spaces).where(inArray(spaces.id, [...ids]));
@@ -50,35 +156,22 @@ export class SpaceReads {
   }
 
   async counts(spaceIds: readonly string[]): Promise<{ participants: number; listeners: number }[]> {
-    const rows = await this.db
-      .select({
-        spaceId: participants.spaceId,
-        total: sql<number>`count(*)::int`,
-        listeners: sql<number>`(count(*) filter (where ${participants.role} = 'LISTENER'))::int`,
-      })
-      .from(participants)
-      .where(and(inArray(participants.spaceId, [...spaceIds]), isNull(participants.leftAt)))
-      .groupBy(participants.spaceId);
+    const rows = await this.#prepared.counts.execute({ ids: uuidArray(spaceIds) });
     return spaceIds.map((id) => {
       const row = rows.find((r) => r.spaceId === id);
       return { participants: row?.total ?? 0, listeners: row?.listeners ?? 0 };
     });
   }
 
-  async stages(spaceIds: readonly string[]): Promise<ParticipantRow[][]> {
-    const rows = await this.db
-      .select()
-      .from(participants)
-      .where(
-        and(inArray(participants.spaceId, [...spaceIds]), isNull(participants.leftAt), inArray(participants.role, STAGE_ROLES)),
-      )
-      .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id));
+  /** Host, co-hosts and speakers of each space (by role, then join time), with their users. */
+  async stages(spaceIds: readonly string[]): Promise<ParticipantWithUser[][]> {
+    const rows = await this.#prepared.stages.execute({ ids: uuidArray(spaceIds) });
     return spaceIds.map((id) => rows.filter((r) => r.spaceId === id));
   }
 
   async invitedUsers(spaceId: string) {
     return this.db
-      .select({ user: users })
+      .select({ user: userColumns })
       .from(speakerInvites)
       .innerJoin(users, eq(users.id, speakerInvites.userId))
       .where(eq(speakerInvites.spaceId, spaceId))
@@ -104,7 +197,7 @@ export class SpaceReads {
     return (row?.n ?? 0) > threshold;
   }
 
-  /** Stage first (by role), then by join time; `role` and `group` narrow it (given both, both apply). */
+  /** Stage first (by role), then by join time; `role` and `group` narrow it (given both, both apply). With users. */
   async listParticipants(
     spaceId: string,
     first: number,
@@ -113,24 +206,18 @@ export class SpaceReads {
     group: ParticipantGroup | null | undefined = null,
   ) {
     const cursor = decodeCursor(after, ['role', 'timestamp', 'uuid']);
-    const rows = await this.db
-      .select()
-      .from(participants)
-      .where(
-        and(
-          eq(participants.spaceId, spaceId),
-          isNull(participants.leftAt),
-          role ? eq(participants.role, role) : undefined,
-          group === 'STAGE' ? inArray(participants.role, STAGE_ROLES) : undefined,
-          group === 'AUDIENCE' || group === 'HANDS' ? eq(participants.role, 'LISTENER') : undefined,
-          group === 'HANDS' ? eq(participants.handRaised, true) : undefined,
-          cursor
-            ? sql`(${participants.role}, ${participants.joinedAt}, ${participants.id}) > (${cursor[0]}::participant_role, ${cursor[1]}::timestamptz, ${cursor[2]}::uuid)`
-            : undefined,
-        ),
-      )
-      .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id))
-      .limit(first + 1);
+    const shape: PageShape = { role: !!role, group: group ?? null, cursor: !!cursor };
+    const key = `${shape.role}|${shape.group}|${shape.cursor}`;
+    let page = this.#pages.get(key);
+    if (!page) this.#pages.set(key, (page = preparePage(this.#prepared, shape)));
+    const rows: ParticipantWithUser[] = await page.execute({
+      spaceId,
+      role: role ?? null,
+      afterRole: cursor?.[0] ?? null,
+      afterTime: cursor?.[1] ?? null,
+      afterId: cursor?.[2] ?? null,
+      limit: first + 1,
+    });
     return toPage(rows, first, (p) => [p.role, p.joinedAt.toISOString(), p.id]);
   }
 

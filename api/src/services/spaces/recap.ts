@@ -1,6 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { participants, spaces, users, type Database } from '@spaces/db';
-import type { UserRow } from '../accounts.ts';
+import { userColumns, type UserRow } from '../accounts.ts';
 import type { SpaceRow, Tx } from './reads.ts';
 
 /** What the host sees when their space has ended. */
@@ -55,7 +55,7 @@ export class Recaps {
 
   async of(space: SpaceRow): Promise<SpaceRecap> {
     const speakers = await this.db
-      .select({ user: users })
+      .select({ user: userColumns })
       .from(participants)
       .innerJoin(users, eq(users.id, participants.userId))
       .where(and(eq(participants.spaceId, space.id), eq(participants.spoke, true)))
