@@ -1,20 +1,41 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import type { Context } from './context.ts';
-import { unauthenticated } from './errors.ts';
+import type { Auth, Context } from './context.ts';
+import { appError, unauthenticated } from './errors.ts';
+import type { UserRow } from './services/accounts.ts';
+import { SESSION_ONLY_MESSAGE } from './domain/rules.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  AuthScopes: { signedIn: boolean };
+  AuthScopes: {
+    signedIn: boolean;
+    /** The PWA's own sign-in (not a token, not a guest): token and app management (SESSION_ONLY). */
+    session: boolean;
+  };
+  // Fields behind these scopes get a narrowed context (t.withAuth): no `ctx.viewer!`.
+  AuthContexts: {
+    signedIn: Context & { viewer: UserRow; sessionId: string };
+    session: Context & { viewer: UserRow; sessionId: string; auth: Extract<Auth, { kind: 'session' }> };
+  };
   Scalars: { DateTime: { Input: Date; Output: Date } };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({ signedIn: ctx.viewer !== null }),
-    unauthorizedError: () => unauthenticated(),
+    authScopes: (ctx) => ({
+      signedIn: ctx.viewer !== null,
+      session: ctx.viewer !== null && ctx.auth.kind === 'session' && !ctx.auth.guest,
+    }),
+    // Signed out: sign in first. A guest or a token on a session-only field: FORBIDDEN (the
+    // scope rules refuse tokens before this for root fields; this covers nested ones too).
+    unauthorizedError: (_parent, ctx) => {
+      if (!ctx.viewer) return unauthenticated();
+      if (ctx.auth.kind === 'session' && ctx.auth.guest)
+        return appError('FORBIDDEN', 'Guests can only listen: sign in or create an account to do that.', { reason: 'GUEST' });
+      return appError('FORBIDDEN', SESSION_ONLY_MESSAGE, { requiredScope: 'session' });
+    },
   },
 });
 

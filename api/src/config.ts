@@ -113,6 +113,10 @@ export interface Config {
     fleetRepliesPerMinutePerUser: number;
     /** POST /media/fleet-photo. */
     fleetPhotosPerHourPerUser: number;
+    /** Requests (GraphQL operations, uploads) per personal access token or OAuth access token (TOKEN_REQUESTS_PER_MINUTE). */
+    tokenRequestsPerMinute: number;
+    /** Requests per OAuth app, all its users' tokens together (APP_REQUESTS_PER_MINUTE). */
+    appRequestsPerMinute: number;
   };
   /**
    * The key that signs fleet photo upload ids (UPLOAD_SECRET). Every instance must share it: by
@@ -137,6 +141,8 @@ export const DEFAULT_RATE_LIMITS: Config['rateLimits'] = {
   fleetPostsPerHourPerUser: 30,
   fleetRepliesPerMinutePerUser: 30,
   fleetPhotosPerHourPerUser: 30,
+  tokenRequestsPerMinute: 600,
+  appRequestsPerMinute: 6000,
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
@@ -164,7 +170,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     maxSocketsPerClient: maxSockets(env.MAX_SOCKETS_PER_CLIENT),
     mediaDir: env.MEDIA_DIR || undefined,
     mediaS3: mediaS3FromEnv(env),
-    rateLimits: { ...DEFAULT_RATE_LIMITS },
+    rateLimits: {
+      ...DEFAULT_RATE_LIMITS,
+      tokenRequestsPerMinute: wholeNumber('TOKEN_REQUESTS_PER_MINUTE', env.TOKEN_REQUESTS_PER_MINUTE, DEFAULT_RATE_LIMITS.tokenRequestsPerMinute, 1),
+      appRequestsPerMinute: wholeNumber('APP_REQUESTS_PER_MINUTE', env.APP_REQUESTS_PER_MINUTE, DEFAULT_RATE_LIMITS.appRequestsPerMinute, 1),
+    },
     uploadSecret: uploadSecret(env),
   };
 }

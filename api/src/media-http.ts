@@ -6,6 +6,7 @@ import { FLEET_PHOTO_MAX_BYTES } from './services/fleets.ts';
 import { tooLarge } from './services/images.ts';
 import { isMediaKey } from './services/media-storage.ts';
 import type { Services } from './context.ts';
+import { MEDIA_UPLOAD_SCOPES, missingScopeMessage } from './domain/rules.ts';
 
 /**
  * Media over plain HTTP, beside /graphql:
@@ -64,6 +65,8 @@ export function mediaHandler(services: Services, publicOrigins: string[]) {
 const UPLOAD_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/;
 
 interface UploadRoute {
+  /** Its path (the scope a token needs: MEDIA_UPLOAD_SCOPES). */
+  path: '/media/avatar' | '/media/fleet-photo';
   /** The field named in errors. */
   field: string;
   maxBytes: number;
@@ -72,6 +75,7 @@ interface UploadRoute {
 }
 
 const avatarRoute = (services: Services): UploadRoute => ({
+  path: '/media/avatar',
   field: 'avatar',
   maxBytes: AVATAR_MAX_BYTES,
   store: async (userId, body) => {
@@ -81,6 +85,7 @@ const avatarRoute = (services: Services): UploadRoute => ({
 });
 
 const fleetPhotoRoute = (services: Services): UploadRoute => ({
+  path: '/media/fleet-photo',
   field: 'photo',
   maxBytes: FLEET_PHOTO_MAX_BYTES,
   store: async (userId, body) => {
@@ -116,6 +121,13 @@ async function upload(route: UploadRoute, services: Services, publicOrigins: str
   // Listener-only guests upload nothing (as every mutation they are not allowed: useGuestLimits).
   if (auth.user.isGuest)
     return sendError(res, 403, 'FORBIDDEN', 'Guests can only listen: sign in or create an account to do that.', cors, { reason: 'GUEST' });
+  // A token needs the upload's scope (domain/rules.ts MEDIA_UPLOAD_SCOPES) and counts against its limits.
+  if (auth.scopes !== null) {
+    const scope = MEDIA_UPLOAD_SCOPES[route.path]!;
+    if (!auth.scopes.includes(scope))
+      return sendError(res, 403, 'FORBIDDEN', missingScopeMessage(scope), cors, { requiredScope: scope });
+    await services.limits.tokenRequest(auth.sessionId, auth.appId);
+  }
   const declared = Number(headers.get('content-length') ?? NaN);
   if (declared > route.maxBytes) throw tooLarge(route);
   const body = await readBody(req, route);

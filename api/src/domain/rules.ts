@@ -407,3 +407,149 @@ export function canMarkHandsSeen(role: Role | null): Verdict {
   if (role === null) return deny('Join the space first.', 'CONFLICT');
   return isModerator(role) ? allow : deny('Only the host and co-hosts can do this.');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scopes of personal access tokens and OAuth apps (issue 13).
+
+/** The OAuth scope strings, in the order they are shown; the GraphQL enum ApiScope names each. */
+export const API_SCOPES = ['read', 'follow', 'spaces:write', 'spaces:moderate', 'audio', 'profile:write', 'fleets:write'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+export const isApiScope = (value: string): value is ApiScope => (API_SCOPES as readonly string[]).includes(value);
+
+/** What each scope allows, in words (the consent screen, the enum's descriptions, docs). */
+export const API_SCOPE_WORDS: Readonly<Record<ApiScope, string>> = {
+  read: 'See spaces, profiles, fleets and your notifications, and follow what happens live',
+  follow: 'Follow and unfollow people',
+  'spaces:write': 'Open, join, leave and take part in spaces (raise a hand, react, reminders)',
+  'spaces:moderate': 'Moderate spaces you host or co-host (speakers, mutes, removals)',
+  audio: 'Connect to a space’s audio: listen, and speak when on stage',
+  'profile:write': 'Change your profile and avatar',
+  'fleets:write': 'Post, delete and reply to fleets',
+};
+
+/**
+ * The decision for one root field: the scope a token needs, SESSION_ONLY (only the PWA's own
+ * sign-in: a token never mints or manages tokens and apps) or OPEN (anyone, signed in or not).
+ */
+export type RootFieldRule = ApiScope | 'SESSION_ONLY' | 'OPEN';
+export type RootType = 'Query' | 'Mutation' | 'Subscription';
+
+/**
+ * Every root field of the schema and its rule. A field missing here is refused to every token
+ * (and tests/src/integration/scopes.test.ts fails), so a new field is decided on purpose.
+ */
+export const ROOT_FIELD_RULES: Readonly<Record<RootType, Readonly<Record<string, RootFieldRule>>>> = {
+  Query: {
+    fleetsBar: 'read',
+    liveSpaces: 'read',
+    node: 'read',
+    notifications: 'read',
+    searchSpaces: 'read',
+    search: 'read',
+    space: 'read',
+    spacesBar: 'read',
+    suggestedUsers: 'read',
+    unreadNotificationCount: 'read',
+    upcomingSpaces: 'read',
+    user: 'read',
+    viewer: 'read',
+    iceServers: 'audio',
+    personalAccessTokens: 'SESSION_ONLY',
+    apps: 'SESSION_ONLY',
+    appAuthorizations: 'SESSION_ONLY',
+    authorizationRequest: 'SESSION_ONLY',
+  },
+  Mutation: {
+    signUp: 'OPEN',
+    signIn: 'OPEN',
+    startGuestSession: 'OPEN',
+    signOut: 'OPEN',
+    markNotificationsRead: 'read',
+    markFleetSeen: 'read',
+    follow: 'follow',
+    unfollow: 'follow',
+    createSpace: 'spaces:write',
+    updateSpace: 'spaces:write',
+    startSpace: 'spaces:write',
+    endSpace: 'spaces:write',
+    cancelSpace: 'spaces:write',
+    joinSpace: 'spaces:write',
+    leaveSpace: 'spaces:write',
+    requestToSpeak: 'spaces:write',
+    acceptSpeakerInvite: 'spaces:write',
+    react: 'spaces:write',
+    setReminder: 'spaces:write',
+    setMuted: 'spaces:write',
+    setSpeakerPolicy: 'spaces:moderate',
+    inviteSpeaker: 'spaces:moderate',
+    revokeSpeakerInvite: 'spaces:moderate',
+    setParticipantRole: 'spaces:moderate',
+    muteParticipant: 'spaces:moderate',
+    muteAll: 'spaces:moderate',
+    removeParticipant: 'spaces:moderate',
+    markHandsSeen: 'spaces:moderate',
+    connectAudio: 'audio',
+    answerAudio: 'audio',
+    listenAudio: 'audio',
+    disconnectAudio: 'audio',
+    updateProfile: 'profile:write',
+    removeAvatar: 'profile:write',
+    setDefaultReplyPolicy: 'profile:write',
+    postFleet: 'fleets:write',
+    deleteFleet: 'fleets:write',
+    replyToFleet: 'fleets:write',
+    createPersonalAccessToken: 'SESSION_ONLY',
+    revokePersonalAccessToken: 'SESSION_ONLY',
+    registerApp: 'SESSION_ONLY',
+    deleteApp: 'SESSION_ONLY',
+    approveAuthorization: 'SESSION_ONLY',
+    denyAuthorization: 'SESSION_ONLY',
+    revokeAppAuthorization: 'SESSION_ONLY',
+  },
+  Subscription: {
+    fleetsBar: 'read',
+    notifications: 'read',
+    spaceEvents: 'read',
+    spacesBar: 'read',
+  },
+};
+
+/** The HTTP uploads and the scope each needs (api/src/media-http.ts). */
+export const MEDIA_UPLOAD_SCOPES: Readonly<Record<string, ApiScope>> = {
+  '/media/avatar': 'profile:write',
+  '/media/fleet-photo': 'fleets:write',
+};
+
+export type ScopeVerdict =
+  | { ok: true }
+  | { ok: false; requiredScope: ApiScope | 'session'; message: string };
+
+export const missingScopeMessage = (scope: ApiScope) => `This token lacks the "${scope}" scope.`;
+export const SESSION_ONLY_MESSAGE = "Only the Spaces app's own sign-in can manage tokens and apps.";
+
+/**
+ * Whether a credential may use a root field. `scopes` null is the PWA's own session (every
+ * scope, session-only fields too); a token's scopes must include the field's scope. A field
+ * with no rule is refused to tokens (decided nowhere = not allowed).
+ */
+export function tokenMayUse(type: RootType, field: string, scopes: ReadonlySet<ApiScope> | null): ScopeVerdict {
+  const rule = ROOT_FIELD_RULES[type][field];
+  if (rule === 'OPEN') return { ok: true };
+  if (scopes === null) return { ok: true };
+  if (rule === undefined || rule === 'SESSION_ONLY') return { ok: false, requiredScope: 'session', message: SESSION_ONLY_MESSAGE };
+  return scopes.has(rule) ? { ok: true } : { ok: false, requiredScope: rule, message: missingScopeMessage(rule) };
+}
+
+/** Personal access tokens: name length and lifetime (createPersonalAccessToken). */
+export const TOKEN_NAME_MAX = 100;
+export const TOKEN_EXPIRES_IN_DAYS = { min: 1, max: 366 } as const;
+/** OAuth lifetimes: access tokens, refresh tokens (rotated on every use), authorization codes. */
+export const OAUTH_ACCESS_TOKEN_TTL_S = 3_600;
+export const OAUTH_REFRESH_TOKEN_TTL_S = 30 * 86_400;
+export const OAUTH_CODE_TTL_S = 600;
+/** An app's name and description (registerApp), and how many redirect URIs it may list. */
+export const APP_NAME_MAX = 50;
+export const APP_DESCRIPTION_MAX = 300;
+export const APP_REDIRECT_URIS_MAX = 10;
+/** lastUsedAt is written at most this often per token (not a write per request). */
+export const TOKEN_LAST_USED_GRANULARITY_MS = 60_000;

@@ -1,8 +1,8 @@
 import { badInput } from '../errors.ts';
 
 /** Global ids are base64url("Type:uuid"): opaque to clients, typed for `node(id:)`. */
-export type NodeType = 'User' | 'Space' | 'Participant' | 'Notification' | 'Fleet' | 'FleetReply';
-const NODE_TYPES: readonly string[] = ['User', 'Space', 'Participant', 'Notification', 'Fleet', 'FleetReply'];
+export type NodeType = 'User' | 'Space' | 'Participant' | 'Notification' | 'Fleet' | 'FleetReply' | 'PersonalAccessToken' | 'App' | 'AppAuthorization';
+const NODE_TYPES: readonly string[] = ['User', 'Space', 'Participant', 'Notification', 'Fleet', 'FleetReply', 'PersonalAccessToken', 'App', 'AppAuthorization'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

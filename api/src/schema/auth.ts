@@ -81,13 +81,16 @@ builder.mutationFields((t) => ({
   }),
   signOut: t.boolean({
     description:
-      'Revoke the current session (its token stops working) and clear the cookie; the user leaves every space they are in (a host is away, as after leaveSpace). False when not signed in.',
+      'Revoke the current session (its token stops working) and clear the cookie; the user leaves every space they are in (a host is away, as after leaveSpace). Called with a personal access token or an OAuth access token, it revokes that token only. False when not signed in.',
     resolve: async (_root, _args, ctx) => {
-      ctx.setSessionCookie(null);
+      // A token (personal or OAuth) signing out revokes itself only: the person's own sign-in,
+      // its cookie and their presence in spaces are not the token's to end.
+      const isToken = ctx.auth.kind === 'personal' || ctx.auth.kind === 'oauth';
+      if (!isToken) ctx.setSessionCookie(null);
       if (!ctx.sessionId) return false;
       await ctx.services.accounts.revokeSession(ctx.sessionId);
       // Signed out is not there: nobody should see them listening, or invite them.
-      if (ctx.viewer) await ctx.services.spaces.leaveEverywhere(ctx.viewer.id);
+      if (ctx.viewer && !isToken) await ctx.services.spaces.leaveEverywhere(ctx.viewer.id);
       return true;
     },
   }),

@@ -94,7 +94,6 @@ Fleet.implement({
   description:
     'A text or a photo that lives 24 hours (a fleet). Once expired (or deleted by its author) it is never returned again: node(id) is null, it leaves every list and subscription, and its photo URL answers 404.',
   interfaces: [NodeInterface],
-  isTypeOf: (v) => typeof v === 'object' && v !== null && 'expiresAt' in v && 'replyPolicy' in v,
   fields: (t) => ({
     author: t.field({ type: User, resolve: async (f, _a, ctx) => (await ctx.loaders.user.load(f.authorId))! }),
     kind: t.field({ type: FleetKind, resolve: (f) => f.kind }),
@@ -169,7 +168,6 @@ Fleet.implement({
 FleetReply.implement({
   description: 'A private reply (text) or reaction (emoji) to a fleet: only the fleet\'s author and the reply\'s author can see it.',
   interfaces: [NodeInterface],
-  isTypeOf: (v) => typeof v === 'object' && v !== null && 'emoji' in v && 'fleetId' in v,
   fields: (t) => ({
     fleet: t.field({
       type: Fleet,
@@ -240,8 +238,6 @@ const ReplyToFleetInput = builder.inputType('ReplyToFleetInput', {
 });
 
 const fleetIdArg = (id: string | number) => expectId('fleetId', String(id), 'Fleet');
-const signedIn = { signedIn: true } as const;
-
 builder.queryFields((t) => ({
   fleetsBar: t.field({
     type: [FleetAuthor],
@@ -252,48 +248,43 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  postFleet: t.field({
+  postFleet: t.withAuth({ signedIn: true }).field({
     type: Fleet,
-    authScopes: signedIn,
     description: `Post a fleet; it expires 24 hours later. BAD_USER_INPUT (extensions.field) for text the policy refuses, both or neither of text and photo, or a bad, used or expired photoUploadId; RATE_LIMITED past 30 an hour. ${UPLOAD_DOC}`,
     args: { input: t.arg({ type: PostFleetInput, required: true }) },
     resolve: (_r, { input }, ctx) =>
-      ctx.services.fleets.post(ctx.viewer!, {
+      ctx.services.fleets.post(ctx.viewer, {
         ...input,
         spaceId: input.spaceId ? expectId('spaceId', String(input.spaceId), 'Space') : null,
       }),
   }),
-  deleteFleet: t.id({
-    authScopes: signedIn,
+  deleteFleet: t.withAuth({ signedIn: true }).id({
     description: "Delete one of the viewer's fleets before it expires (its photo too). Returns its id. FORBIDDEN for someone else's; NOT_FOUND when gone.",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
-      await ctx.services.fleets.delete(ctx.viewer!.id, fleetIdArg(args.id));
+      await ctx.services.fleets.delete(ctx.viewer.id, fleetIdArg(args.id));
       return String(args.id);
     },
   }),
-  markFleetSeen: t.field({
+  markFleetSeen: t.withAuth({ signedIn: true }).field({
     type: Fleet,
-    authScopes: signedIn,
     description: 'Mark a fleet seen by the viewer (its ring on the bar; its author\'s viewers list). Idempotent. NOT_FOUND once expired.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.fleets.markSeen(ctx.viewer!.id, fleetIdArg(args.id)),
+    resolve: (_r, args, ctx) => ctx.services.fleets.markSeen(ctx.viewer.id, fleetIdArg(args.id)),
   }),
-  replyToFleet: t.field({
+  replyToFleet: t.withAuth({ signedIn: true }).field({
     type: FleetReply,
-    authScopes: signedIn,
     description:
       "Reply privately (text) or react (emoji) to a fleet; its author gets a FLEET_REPLY notification. FORBIDDEN with extensions.reason (a ReplyRefusal: OWN, NOBODY, NOT_FOLLOWED) when the fleet's reply policy does not allow the viewer; NOT_FOUND once expired; RATE_LIMITED past 30 a minute.",
     args: { fleetId: t.arg.id({ required: true }), input: t.arg({ type: ReplyToFleetInput, required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.fleets.reply(ctx.viewer!, fleetIdArg(args.fleetId), args.input),
+    resolve: (_r, args, ctx) => ctx.services.fleets.reply(ctx.viewer, fleetIdArg(args.fleetId), args.input),
   }),
-  setDefaultReplyPolicy: t.field({
+  setDefaultReplyPolicy: t.withAuth({ signedIn: true }).field({
     type: User,
-    authScopes: signedIn,
     description: "Who may reply to the viewer's new fleets when postFleet does not say. Returns the viewer.",
     args: { policy: t.arg({ type: ReplyPolicy, required: true }) },
     resolve: async (_r, args, ctx) => {
-      const user = await ctx.services.fleets.setDefaultReplyPolicy(ctx.viewer!.id, args.policy);
+      const user = await ctx.services.fleets.setDefaultReplyPolicy(ctx.viewer.id, args.policy);
       ctx.viewer = user;
       ctx.loaders.user.clear(user.id).prime(user.id, user);
       return user;

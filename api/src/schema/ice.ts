@@ -18,11 +18,10 @@ const IceServer = builder.objectRef<IceServerShape>('IceServer').implement({
 });
 
 builder.queryFields((t) => ({
-  iceServers: t.field({
+  iceServers: t.withAuth({ signedIn: true }).field({
     type: [IceServer],
-    authScopes: { signedIn: true },
     description:
       'The STUN and TURN servers to use for the audio connection, TURN with fresh credentials for the viewer (they expire, by default after an hour: ask again before each connectAudio). Empty when the server needs none (clients then connect directly). UNAUTHENTICATED when signed out.',
-    resolve: (_root, _args, ctx) => ctx.services.ice.forUser(ctx.viewer!.id),
+    resolve: (_root, _args, ctx) => ctx.services.ice.forUser(ctx.viewer.id),
   }),
 }));

@@ -34,7 +34,6 @@ Notification.implement({
   description:
     'Something that happened to or for the viewer, kept 30 days. Only its recipient can see it (node(id) is null for anyone else). The same news (kind, actor and space) is not repeated while the viewer has it unread: a hand lowered and raised again makes one HAND_RAISED until it is read.',
   interfaces: [NodeInterface],
-  isTypeOf: (v) => typeof v === 'object' && v !== null && 'kind' in v && 'readAt' in v && 'actorId' in v,
   fields: (t) => ({
     kind: t.field({ type: NotificationKind, resolve: (n) => n.kind }),
     createdAt: t.field({ type: 'DateTime', resolve: (n) => n.createdAt }),
@@ -71,12 +70,11 @@ function notificationIds(ids: readonly (string | number)[]): string[] {
 }
 
 builder.queryFields((t) => ({
-  notifications: t.field({
+  notifications: t.withAuth({ signedIn: true }).field({
     type: NotificationConnection,
-    authScopes: { signedIn: true },
     description: "The viewer's notifications, newest first. `first` defaults to 20, at most 100. UNAUTHENTICATED signed out.",
     args: { first: t.arg.int(), after: t.arg.string() },
-    resolve: (_r, args, ctx) => ctx.services.notifications.list(ctx.viewer!.id, pageSize(args.first), args.after),
+    resolve: (_r, args, ctx) => ctx.services.notifications.list(ctx.viewer.id, pageSize(args.first), args.after),
   }),
   unreadNotificationCount: t.int({
     description: "How many of the viewer's notifications are unread (0 signed out).",
@@ -85,13 +83,12 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  markNotificationsRead: t.int({
-    authScopes: { signedIn: true },
+  markNotificationsRead: t.withAuth({ signedIn: true }).int({
     description:
       "Mark these notifications read, or all of the viewer's when ids is omitted. Returns the unread count left. Ids of others' notifications are ignored; at most 100 ids (BAD_USER_INPUT, field ids).",
     args: { ids: t.arg.idList({ required: false }) },
     resolve: (_r, args, ctx) =>
-      ctx.services.notifications.markRead(ctx.viewer!.id, args.ids ? notificationIds(args.ids) : null),
+      ctx.services.notifications.markRead(ctx.viewer.id, args.ids ? notificationIds(args.ids) : null),
   }),
 }));
 

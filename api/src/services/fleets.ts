@@ -14,7 +14,7 @@ import { cleanLine } from '../domain/text.ts';
 import { appError, badInput, conflict, forbidden, notFound } from '../errors.ts';
 import { decodeCursor, toPage, type Page } from '../lib/pagination.ts';
 import type { SpacesPubSub } from '../pubsub.ts';
-import type { UserRow } from './accounts.ts';
+import { userColumns, type UserRow } from './accounts.ts';
 import { renderImage } from './images.ts';
 import type { Limits } from './limits.ts';
 import type { MediaStore } from './media-storage.ts';
@@ -227,7 +227,7 @@ export class Fleets {
   }
 
   async setDefaultReplyPolicy(userId: string, policy: ReplyPolicy): Promise<UserRow> {
-    const [user] = await this.db.update(users).set({ fleetReplyPolicy: policy }).where(eq(users.id, userId)).returning();
+    const [user] = await this.db.update(users).set({ fleetReplyPolicy: policy }).where(eq(users.id, userId)).returning(userColumns);
     if (!user) throw notFound('No such user.');
     return user;
   }
@@ -365,7 +365,7 @@ export class Fleets {
   async viewers(fleetId: string, first: number, after: string | null | undefined): Promise<Page<UserRow>> {
     const cursor = decodeCursor(after, ['timestamp', 'uuid']);
     const rows = await this.db
-      .select({ user: users, viewedAt: fleetViews.viewedAt })
+      .select({ user: userColumns, viewedAt: fleetViews.viewedAt })
       .from(fleetViews)
       .innerJoin(users, eq(users.id, fleetViews.viewerId))
       .where(

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GraphQLError } from 'graphql';
 import type { Config } from '../config.ts';
 import { REACTION_RATE } from '../domain/rules.ts';
 import type { Limiter, LimiterStore } from '../lib/rate-limit.ts';
@@ -28,6 +29,9 @@ export class Limits {
   private readonly byUser: Record<UserAction, Limiter>;
   /** Reactions per user per space (domain/rules.ts REACTION_RATE); used by Spaces.react. */
   readonly reaction: Limiter;
+  /** Requests per personal access token or OAuth access token, and per OAuth app (all its users). */
+  private readonly byToken: Limiter;
+  private readonly byApp: Limiter;
 
   constructor(
     readonly store: LimiterStore,
@@ -54,6 +58,8 @@ export class Limits {
       replyToFleet: store.limiter('user:replyToFleet', perMinute(config.fleetRepliesPerMinutePerUser)),
       fleetPhoto: store.limiter('user:fleetPhoto', { points: config.fleetPhotosPerHourPerUser, durationSeconds: 3600 }),
     };
+    this.byToken = store.limiter('token:requests', perMinute(config.tokenRequestsPerMinute));
+    this.byApp = store.limiter('app:requests', perMinute(config.appRequestsPerMinute));
     this.reaction = store.limiter('user:reaction', {
       points: REACTION_RATE.limit,
       durationSeconds: REACTION_RATE.windowMs / 1000,
@@ -103,6 +109,15 @@ export class Limits {
     await this.knownClients.remember(`${handleKey(handle)}@${client}`);
   }
 
+  /**
+   * Counts one request made with a token (and its app, for OAuth tokens): RATE_LIMITED past
+   * either limit, with `limit`, `remaining: 0` and `limitedBy` (TOKEN or APP) in extensions.
+   */
+  async tokenRequest(tokenId: string, appId: string | null): Promise<void> {
+    await hitNaming(this.byToken, tokenId, 'TOKEN');
+    if (appId) await hitNaming(this.byApp, appId, 'APP');
+  }
+
   close(): Promise<void> {
     return this.store.close();
   }
@@ -115,4 +130,16 @@ export class Limits {
 function handleKey(handle: string): string {
   const h = handle.trim().toLowerCase();
   return h.length <= 32 ? h : `#${createHash('sha256').update(h).digest('base64url').slice(0, 32)}`;
+}
+
+async function hitNaming(limiter: Limiter, key: string, limitedBy: 'TOKEN' | 'APP'): Promise<void> {
+  try {
+    await limiter.hit(key);
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions.code === 'RATE_LIMITED')
+      throw new GraphQLError(error.message, {
+        extensions: { ...error.extensions, limit: limiter.rule.points, remaining: 0, limitedBy },
+      });
+    throw error;
+  }
 }

@@ -26,6 +26,20 @@ let counter = 0;
 /** A unique valid handle for this run: prefix + counter (3–15 chars). */
 export const handle = (prefix = 'u') => `${prefix}${(counter++).toString(36)}_${Math.random().toString(36).slice(2, 6)}`.slice(0, 15);
 
+/**
+ * startTestApp's rate limits. Every in-process request shares one client key, and suites reuse a
+ * few users for hundreds of operations a minute: per-user limits are off here (security/limits.test.ts
+ * tests them). A suite passing its own `rateLimits` replaces these: spread them first to keep them.
+ */
+export const TEST_APP_RATE_LIMITS = {
+  signInPerMinutePerClient: 10_000,
+  signInPerMinutePerHandle: 10,
+  signUpPerHourPerClient: 10_000,
+  requestToSpeakPerMinutePerUser: 10_000,
+  joinLeavePerMinutePerUser: 10_000,
+  followPerMinutePerUser: 10_000,
+};
+
 export async function startTestApp(options: Parameters<typeof buildApp>[0] = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const app = await buildApp({
@@ -33,16 +47,7 @@ export async function startTestApp(options: Parameters<typeof buildApp>[0] = {})
     serveWeb: false,
     port: 0,
     host: '127.0.0.1',
-    // Every in-process request shares one client key, and suites reuse a few users for hundreds
-    // of operations a minute: per-user limits are off here. security/limits.test.ts tests them.
-    rateLimits: {
-      signInPerMinutePerClient: 10_000,
-      signInPerMinutePerHandle: 10,
-      signUpPerHourPerClient: 10_000,
-      requestToSpeakPerMinutePerUser: 10_000,
-      joinLeavePerMinutePerUser: 10_000,
-      followPerMinutePerUser: 10_000,
-    },
+    rateLimits: TEST_APP_RATE_LIMITS,
     // Suites act as HTTP-only clients that hold no subscription for minutes: nobody leaves for
     // going unseen here unless a suite asks (integration/presence.test.ts).
     presenceGraceMs: 600_000,
