@@ -25,16 +25,22 @@ import { Profiles } from './services/profiles.ts';
 import { Search } from './services/search.ts';
 import { Notifications } from './services/notifications.ts';
 import { Fleets, type Clock } from './services/fleets.ts';
+import { Apps } from './services/apps.ts';
 import { createMediaStore } from './services/media-storage.ts';
 import { mediaHandler } from './media-http.ts';
+import { oauthHandler } from './oauth-http.ts';
 import { credentialsOf, isSameOrigin } from './plugins/cookies.ts';
 import { useSessionCookie } from './plugins/useSessionCookie.ts';
 import { useCsrf } from './plugins/useCsrf.ts';
 import { useLimits } from './plugins/useLimits.ts';
 import { useErrorCodes } from './plugins/useErrorCodes.ts';
 import { useMetrics } from './plugins/useMetrics.ts';
+import { useJit } from './plugins/useJit.ts';
+import { usePersistedDocuments } from './plugins/usePersistedDocuments.ts';
 import { Metrics } from './metrics.ts';
 import { serveWeb } from './web.ts';
+import { graphiqlPage } from './graphiql.ts';
+import { docsHandler } from './docs-http.ts';
 import { unauthenticated } from './errors.ts';
 import { subscribeShared } from './lib/shared-execution.ts';
 
@@ -110,8 +116,21 @@ function maskError(error: unknown, message: string): GraphQLError {
     // Parse, validation and coercion errors: the request itself is wrong, say so. Tagged in
     // place (returning the same error keeps yoga from logging it as a masked failure).
     if (!error.originalError || error.originalError instanceof GraphQLError) {
-      Object.assign(error, { extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
-      return error;
+      const extensions = { ...error.extensions, code: 'BAD_USER_INPUT' };
+      try {
+        Object.assign(error, { extensions });
+        return error;
+      } catch {
+        // Some errors (graphql-jit's variable coercion) have read-only fields: the same error, copied.
+      }
+      return new GraphQLError(error.message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        originalError: error.originalError,
+        extensions,
+      });
     }
   }
   // Anything else is ours: yoga logs the original; the client gets no details.
@@ -182,6 +201,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     profiles: new Profiles(database.db, media, limits),
     search: new Search(database.db),
     notifications,
+    // Personal access tokens and OAuth apps; revoking any token closes its sockets like signOut.
+    apps: new Apps(database.db, (ids) => services.accounts.revokeSessions(ids)),
     fleets: new Fleets(database.db, media, events.pubsub, limits, notifications, {
       clock,
       uploadSecret,
@@ -210,16 +231,26 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     return services.accounts.authenticate(credentials.token);
   };
 
+  const graphiql = graphiqlPage();
+  // Trusted documents: the PWA sends only hashes of its build's operations (usePersistedDocuments.ts).
+  const persistedDocuments = usePersistedDocuments();
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: { title: 'Spaces API', subscriptionsProtocol: 'WS' },
+    // GraphiQL from the installed package, not a CDN, under a strict CSP (graphiql.ts).
+    renderGraphiQL: graphiql.render,
     cors: { origin: '*', credentials: false, allowedHeaders: ['content-type', 'authorization'] },
+    // The body's size is bounded before yoga sees it: POST needs a Content-Length (411 below) and
+    // useLimits refuses one over MAX_BODY_BYTES (413); node's parser reads exactly that many bytes.
+    // yoga's own limit would pipe every body through a TransformStream and rebuild the Request
+    // (7 % of a read's CPU on tests/bench/read.ts) to enforce 25 MB again.
+    maxRequestBodySize: false,
     // Unexpected errors reach clients as INTERNAL_SERVER_ERROR; the original goes to the log only.
     maskedErrors: { maskError },
     logging: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'error',
-    plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), useMetrics(metrics), cookies.plugin],
+    plugins: [useCsrf(config.publicOrigins), ...useLimits(), useErrorCodes(), useMetrics(metrics), ...useJit({ trusts: persistedDocuments.trusts }), cookies.plugin, graphiql.plugin, ...persistedDocuments.plugins],
     context: async (initial) => {
       const request = (initial as { request?: Request }).request;
       if (request) {
@@ -228,10 +259,11 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         const req = (initial as { req?: IncomingMessage }).req;
         return buildContext(services, auth, keyOfRequest(req), cookies.setFor(request));
       }
-      // GraphQL over WebSocket: connectionParams.authToken, else the upgrade request's cookie.
+      // GraphQL over WebSocket: connectionParams.authToken (or authorization: 'Bearer …'), else
+      // the upgrade request's cookie.
       const { connectionParams, req } = initial as unknown as WsInitialContext;
       const headers = headersOf(req);
-      const token = connectionParams?.authToken;
+      const token = socketToken(connectionParams);
       const auth = typeof token === 'string' ? await services.accounts.authenticate(token) : await authenticate(headers);
       return buildContext(services, auth, keyOfRequest(req));
     },
@@ -239,6 +271,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
 
   const web = options.serveWeb === false ? null : await serveWeb();
   const mediaHttp = mediaHandler(services, config.publicOrigins);
+  const oauthHttp = oauthHandler(services, config.publicOrigins);
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/graphql' || path?.startsWith('/graphql/')) {
@@ -267,6 +300,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     }
     // Uploaded media (avatars) and the avatar upload: media-http.ts.
     if (path?.startsWith('/media/')) return mediaHttp(req, res, path);
+    // OAuth 2.1 token, revocation and metadata endpoints for apps: oauth-http.ts.
+    if ((path?.startsWith('/oauth/') || path?.startsWith('/.well-known/')) && (await oauthHttp(req, res, path))) return;
+    // docs/api.md for third-party developers: docs-http.ts.
+    if (path === '/docs/api') return docsHandler(req, res);
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       return res.end(await metrics.registry.metrics());
@@ -303,7 +340,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     for (const client of wss.clients) client.close(1012, 'Events may have been missed: reconnect and refetch');
   });
   // Operations run through yoga's envelop, so limits, masking and context match HTTP.
-  const wsServer = useServer<{ authToken?: unknown }, { request: IncomingMessage }>(
+  const wsServer = useServer<{ authToken?: unknown; authorization?: unknown }, { request: IncomingMessage }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       // Each event is executed once per (document, variables[, viewer]) and the result shared.
@@ -312,7 +349,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         wsContexts.delete(ctx);
       },
       onConnect: retryOnFailure(async (ctx) => {
-        const token = ctx.connectionParams?.authToken;
+        const token = socketToken(ctx.connectionParams);
         // A token that does not authenticate closes the socket (4403 Forbidden) instead of
         // silently continuing signed out.
         if (token !== undefined && typeof token !== 'string') return false;
@@ -339,12 +376,15 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         wsContexts.add(ctx);
         const initial: WsInitialContext = { connectionParams: ctx.connectionParams, req: ctx.extra.request, params };
         const enveloped = yoga.getEnveloped(initial as never);
+        // A trusted document's hash (the PWA sends nothing else), or a full document from other clients.
+        const source = persistedDocuments.socketSource(params, ctx.connectionParams, ctx.extra.request);
+        if (source instanceof GraphQLError) return [source];
         let document;
         let errors;
         // Limits (depth, aliases, cost, tokens) may throw from parse or validate: that answers
         // this operation with BAD_USER_INPUT and leaves the socket and its other operations alone.
         try {
-          document = enveloped.parse(params.query);
+          document = enveloped.parse(source);
           errors = enveloped.validate(enveloped.schema, document);
         } catch (error) {
           return [toGraphQLError(error)];
@@ -401,6 +441,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         services.spaces.endAbandoned().catch((error) => console.error('[janitor]', error));
         // Notifications past their retention period (at most one delete an hour per instance).
         services.notifications.pruneIfDue().catch((error) => console.error('[janitor] notifications', error));
+        // OAuth codes, refresh tokens and token rows a day past expiry (at most once an hour).
+        services.apps.sweepIfDue().catch((error) => console.error('[janitor] tokens', error));
         // Guest accounts nobody uses any more (no session, or a day old) and in no space (once a minute).
         services.accounts.sweepStaleGuests().catch((error) => console.error('[janitor]', error));
         // Expired fleets and their photos, and fleet photos never posted (reads never wait for this).
@@ -460,6 +502,19 @@ function retryOnFailure<A extends [{ extra: { socket: WebSocket } }, ...unknown[
       return failed;
     }
   };
+}
+
+/**
+ * The token a graphql-ws client sent in its connection params: `authToken`, or `authorization`
+ * as an HTTP header would carry it (`Bearer …`). undefined: none (the cookie then counts);
+ * anything else that is not a string refuses the connection.
+ */
+function socketToken(params: Record<string, unknown> | Readonly<Record<string, unknown>> | undefined): unknown {
+  if (params?.authToken !== undefined) return params.authToken;
+  const header = params?.authorization;
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string') return header;
+  return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
 }
 
 function headersOf(req: IncomingMessage): Headers {

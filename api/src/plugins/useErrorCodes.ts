@@ -2,8 +2,11 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { CONTRACT_CODES } from '../errors.ts';
 
-/** The codes of the public contract, plus the masked one for our own failures. */
-const KEPT_CODES = new Set<string>([...CONTRACT_CODES, 'INTERNAL_SERVER_ERROR']);
+/**
+ * The codes of the public contract, plus the masked one for our own failures and the unknown
+ * hash of a trusted document (usePersistedDocuments.ts; the code persisted-query clients expect).
+ */
+const KEPT_CODES = new Set<string>([...CONTRACT_CODES, 'INTERNAL_SERVER_ERROR', 'PERSISTED_QUERY_NOT_FOUND']);
 
 /**
  * Every error a client can cause carries a contract code: yoga's and graphql-js's own codes

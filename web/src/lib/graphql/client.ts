@@ -1,5 +1,26 @@
 import { Client, fetchExchange, subscriptionExchange } from '@urql/core';
+import { persistedExchange } from '@urql/exchange-persisted';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { TRUSTED_DOCUMENT_HASHES } from './trusted-hashes';
+
+/** Who the API sees: as `spaces-web` it accepts only the hashes of the trusted documents. */
+export const CLIENT_NAME = 'spaces-web';
+
+/** Sent for a document missing from the manifest: the document itself never leaves the app. */
+export const UNTRUSTED_DOCUMENT = 'untrusted-document';
+
+/**
+ * The sha256 the API knows a document by (api/trusted-documents/spaces-web.json), looked up by
+ * urql's key of the document. A document missing from the manifest (run
+ * `pnpm --filter @spaces/web generate`) gets UNTRUSTED_DOCUMENT, which the API answers with
+ * PERSISTED_QUERY_NOT_FOUND.
+ */
+export function trustedHashOf(document: { __key?: number }, hashes: ReadonlyMap<number, string> = TRUSTED_DOCUMENT_HASHES): string {
+  const hash = document.__key === undefined ? undefined : hashes.get(document.__key);
+  if (hash) return hash;
+  console.error('This GraphQL document is not a trusted document: run `pnpm --filter @spaces/web generate`.');
+  return UNTRUSTED_DOCUMENT;
+}
 
 /** `ws://host/graphql` on http, `wss://host/graphql` on https: the API's own origin. */
 export function websocketUrl(location: { protocol: string; host: string }): string {
@@ -29,13 +50,18 @@ export interface SpacesClientOptions {
   url?: string;
   wsUrl?: string;
   webSocketImpl?: unknown;
+  /** Sent as graphql-client-version: the build (SvelteKit's version). */
+  clientVersion?: string;
 }
 
 export function createSpacesClient(options: SpacesClientOptions = {}): SpacesClient {
   const listeners = new Set<() => void>();
+  const clientHeaders = { 'graphql-client-name': CLIENT_NAME, 'graphql-client-version': options.clientVersion ?? 'dev' };
   const ws = createWsClient({
     url: options.wsUrl ?? (() => websocketUrl(window.location)),
     webSocketImpl: options.webSocketImpl,
+    // A browser cannot set headers on a WebSocket: the client name travels in the connection params.
+    connectionParams: clientHeaders,
     // Opens with the first subscription, closes a little after the last one ends.
     lazy: true,
     lazyCloseTimeout: 5_000,
@@ -55,13 +81,23 @@ export function createSpacesClient(options: SpacesClientOptions = {}): SpacesCli
     url: options.url ?? '/graphql',
     // POST always: a same-origin POST carries Origin, which the API checks for cookie sessions.
     preferGetMethod: false,
-    fetchOptions: { credentials: 'same-origin' },
+    fetchOptions: { credentials: 'same-origin', headers: clientHeaders },
     // No document cache: each screen's state class owns its data and keeps it fresh from events.
     requestPolicy: 'network-only',
     exchanges: [
+      // Every operation (subscriptions too) goes out as its hash only, never the document: no
+      // retry with the full document on PERSISTED_QUERY_NOT_FOUND, and POST (Origin is checked).
+      persistedExchange({
+        enforcePersistedQueries: true,
+        enableForMutation: true,
+        enableForSubscriptions: true,
+        preferGetForPersistedQueries: false,
+        generateHash: async (_query, document) => trustedHashOf(document as { __key?: number }),
+      }),
       fetchExchange,
       subscriptionExchange({
         forwardSubscription(request) {
+          // With a hash the query is left out; graphql-ws requires the field, so it is empty.
           const input = { ...request, query: request.query ?? '' };
           return {
             subscribe(sink) {

@@ -1,4 +1,4 @@
-import { browser } from '$app/environment';
+import { browser, version } from '$app/environment';
 import { createApi, type Api } from './api';
 import { createSpacesClient, type SpacesClient } from './client';
 
@@ -8,7 +8,7 @@ let api: Api | null = null;
 /** The app's one client (created on first use, in the browser only: the app renders client-side). */
 export function spacesClient(): SpacesClient {
   if (!browser) throw new Error('The GraphQL client runs in the browser only.');
-  spaces ??= createSpacesClient();
+  spaces ??= createSpacesClient({ clientVersion: version });
   return spaces;
 }
 
