@@ -51,6 +51,19 @@ const FIELD_LABELS: Record<string, string> = {
   replyPolicy: 'Who can reply',
   background: 'Background',
   spaceId: 'The space',
+  // Apps and tokens (the developer page) and an app's authorization request (the consent screen).
+  name: 'Name',
+  description: 'Description',
+  redirectUris: 'Redirect URIs',
+  scopes: 'Scopes',
+  expiresInDays: 'Expiry',
+  clientId: 'The app’s client ID',
+  redirectUri: 'The redirect URI',
+  responseType: 'The response type',
+  codeChallenge: 'The PKCE code challenge',
+  codeChallengeMethod: 'The PKCE method',
+  scope: 'The requested scope',
+  state: 'The state',
 };
 
 /**

@@ -84,3 +84,10 @@ export function ago(iso: string, now: Date = new Date()): string {
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
   return `${Math.floor(seconds / 86_400)} d ago`;
 }
+
+/** "30 Nov 2026": the day something happened or ends (tokens' created and expiry dates). */
+export function calendarDay(iso: string, { timeZone, locale = 'en-GB' }: ZonedOptions = {}): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  return new Intl.DateTimeFormat(locale, { timeZone, day: 'numeric', month: 'short', year: 'numeric' }).format(at);
+}
