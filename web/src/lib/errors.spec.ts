@@ -79,6 +79,13 @@ describe('toAppError: every API error code in words', () => {
     expect(describeError(gql('SOMETHING_NEW', 'stack trace here'))).toBe('Something went wrong. Please try again.');
   });
 
+  it('an operation the server no longer knows by hash (a tab older than a deploy) asks for a reload', () => {
+    expect(toAppError({ graphQLErrors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] }).code).toBe(
+      'PERSISTED_QUERY_NOT_FOUND',
+    );
+    expect(describeError(gql('PERSISTED_QUERY_NOT_FOUND', 'PersistedQueryNotFound'))).toBe('Spaces has been updated. Reload the page to carry on.');
+  });
+
   it('network failures ask to check the connection', () => {
     expect(toAppError({ networkError: new TypeError('Failed to fetch') }).code).toBe('NETWORK');
     expect(toAppError(new TypeError('Failed to fetch')).code).toBe('NETWORK');

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'RATE_LIMITED'
   | 'INTERNAL_SERVER_ERROR'
+  | 'PERSISTED_QUERY_NOT_FOUND'
   | 'NETWORK'
   | 'UNKNOWN';
 
@@ -28,6 +29,7 @@ const KNOWN_CODES = new Set<string>([
   'CONFLICT',
   'RATE_LIMITED',
   'INTERNAL_SERVER_ERROR',
+  'PERSISTED_QUERY_NOT_FOUND',
 ]);
 
 /** Field names the API reports, as a person would call them. */
@@ -207,6 +209,9 @@ function fromGraphQLError(error: GraphQLErrorLike, cause: unknown): AppError {
     }
     case 'INTERNAL_SERVER_ERROR':
       return new AppError(code, 'Something went wrong on our side. Please try again in a moment.', { cause });
+    case 'PERSISTED_QUERY_NOT_FOUND':
+      // The app sends its operations by hash: a tab opened before a deploy that changed one.
+      return new AppError(code, 'Spaces has been updated. Reload the page to carry on.', { cause });
     default:
       return new AppError('UNKNOWN', 'Something went wrong. Please try again.', { cause });
   }
