@@ -1,10 +1,12 @@
 import SchemaBuilder from '@pothos/core';
+import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import type { Auth, Context } from './context.ts';
 import { appError, unauthenticated } from './errors.ts';
 import type { UserRow } from './services/accounts.ts';
 import { SESSION_ONLY_MESSAGE } from './domain/rules.ts';
+import { INVALID_GLOBAL_ID, parseGlobalId, toGlobalId, type NodeType } from './lib/ids.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -21,8 +23,29 @@ export const builder = new SchemaBuilder<{
   Scalars: { DateTime: { Input: Date; Output: Date } };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin],
+  plugins: [ScopeAuthPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  relay: {
+    // Global ids keep their format: base64url("Type:uuid") (lib/ids.ts).
+    encodeGlobalID: (typename, id) => toGlobalId(typename as NodeType, String(id)),
+    // Only `node(id:)` decodes with this: an id that is not ours names no type, and node() answers
+    // null for it. Typed id arguments use expectId (a coded BAD_USER_INPUT naming the argument).
+    decodeGlobalID: (globalID) => {
+      const parsed = parseGlobalId(globalID);
+      return parsed ? { typename: parsed.type, id: parsed.id } : INVALID_GLOBAL_ID;
+    },
+    nodeTypeOptions: { description: 'An object with a global id, fetchable with `node(id:)`; the id names its type.' },
+    idFieldOptions: { description: 'Opaque global id.' },
+    nodeQueryOptions: {
+      description: 'Any object by its global id; null when it does not exist or is not visible.',
+      // The loaded node is branded with the id's type: `Node` resolves to it without isTypeOf.
+      resolve: (_root, { id }, _ctx, _info, resolveNode) => (id.typename === INVALID_GLOBAL_ID.typename ? null : resolveNode(id)),
+    },
+    nodesQueryOptions: false,
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    pageInfoTypeOptions: { description: 'Where a page of a connection ends, for fetching the next one with `after: endCursor`.' },
+  },
   scopeAuth: {
     authScopes: (ctx) => ({
       signedIn: ctx.viewer !== null,

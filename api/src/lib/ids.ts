@@ -19,6 +19,9 @@ export function parseGlobalId(globalId: string): { type: NodeType; id: string } 
   return { type: type as NodeType, id };
 }
 
+/** What the relay plugin's decodeGlobalID (builder.ts) answers for a string that is not one of our ids. */
+export const INVALID_GLOBAL_ID = { typename: '', id: '' } as const;
+
 /** Decodes an id argument that must name a node of one type; a clear BAD_USER_INPUT otherwise. */
 export function expectId(field: string, globalId: string, type: NodeType): string {
   const parsed = parseGlobalId(globalId);

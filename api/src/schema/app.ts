@@ -2,7 +2,7 @@ import { builder } from '../builder.ts';
 import { API_SCOPES, API_SCOPE_WORDS, TOKEN_EXPIRES_IN_DAYS, TOKEN_NAME_MAX, type ApiScope } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import type { AppRow, GrantRow, TokenRow } from '../services/apps.ts';
-import { NodeInterface, registerNodeLoader } from './node.ts';
+import type { Context } from '../context.ts';
 import { User } from './user.ts';
 
 /**
@@ -23,9 +23,8 @@ export const ApiScopeEnum = builder.enumType('ApiScope', {
 
 const scopesOf = (row: { scopes: string[] | null }) => (row.scopes ?? []) as ApiScope[];
 
-export const PersonalAccessToken = builder.objectRef<TokenRow>('PersonalAccessToken').implement({
+export const PersonalAccessToken = builder.nodeRef<TokenRow>('PersonalAccessToken', { id: { resolve: (row) => row.id }, loadOne: tokenNode }).implement({
   description: 'A token a user made for their own scripts (`spaces_pat_…`), limited to its scopes.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     name: t.string({ resolve: (row) => row.name ?? '' }),
     scopes: t.field({ type: [ApiScopeEnum], resolve: scopesOf }),
@@ -48,9 +47,8 @@ const CreatedPersonalAccessToken = builder
     }),
   });
 
-export const App = builder.objectRef<AppRow>('App').implement({
+export const App = builder.nodeRef<AppRow>('App', { id: { resolve: (row) => row.id }, loadOne: appNode }).implement({
   description: 'A third-party app (an OAuth client) registered by a user.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     clientId: t.exposeString('clientId', { description: 'The OAuth client_id.' }),
     name: t.exposeString('name'),
@@ -80,9 +78,8 @@ const RegisteredApp = builder.objectRef<{ app: AppRow; clientSecret: string | nu
   }),
 });
 
-export const AppAuthorization = builder.objectRef<GrantRow>('AppAuthorization').implement({
+export const AppAuthorization = builder.nodeRef<GrantRow>('AppAuthorization', { id: { resolve: (row) => row.id }, loadOne: grantNode }).implement({
   description: 'An app the viewer has allowed to act for them.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     app: t.field({
       type: App,
@@ -153,19 +150,19 @@ const RegisterAppInput = builder.inputType('RegisterAppInput', {
 
 // Only their owner, from the PWA's own session, sees these by global id (node() brands what it
 // returns with the id's type, so no isTypeOf is needed).
-registerNodeLoader('PersonalAccessToken', async (id, ctx) => {
+async function tokenNode(id: string, ctx: Context) {
   if (!ctx.viewer || ctx.auth.kind !== 'session') return null;
   return (await ctx.services.apps.personalAccessTokens(ctx.viewer.id)).find((t) => t.id === id) ?? null;
-});
-registerNodeLoader('App', async (id, ctx) => {
+}
+async function appNode(id: string, ctx: Context) {
   if (!ctx.viewer || ctx.auth.kind !== 'session') return null;
   const app = await ctx.services.apps.appById(id);
   return app && app.ownerId === ctx.viewer.id ? app : null;
-});
-registerNodeLoader('AppAuthorization', async (id, ctx) => {
+}
+async function grantNode(id: string, ctx: Context) {
   if (!ctx.viewer || ctx.auth.kind !== 'session') return null;
   return (await ctx.services.apps.appAuthorizations(ctx.viewer.id)).find((g) => g.id === id) ?? null;
-});
+}
 
 builder.queryFields((t) => ({
   personalAccessTokens: t.withAuth({ session: true }).field({

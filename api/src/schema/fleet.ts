@@ -16,7 +16,6 @@ import {
   type FleetRow,
 } from '../services/fleets.ts';
 import { connectionOf } from './connection.ts';
-import { NodeInterface, registerNodeLoader } from './node.ts';
 import { Space } from './space.ts';
 import { User, UserConnection } from './user.ts';
 
@@ -82,18 +81,17 @@ export const ReplyRefusal = builder.enumType('ReplyRefusal', {
   } as const,
 });
 
-export const Fleet = builder.objectRef<FleetRow>('Fleet');
-export const FleetReply = builder.objectRef<FleetReplyRow>('FleetReply');
+export const Fleet = builder.nodeRef<FleetRow>('Fleet', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => fleetLoaders(ctx).fleet.load(id) });
+export const FleetReply = builder.nodeRef<FleetReplyRow>('FleetReply', {
+  id: { resolve: (row) => row.id },
+  loadOne: (id, ctx) => ctx.services.fleets.replyByIdFor(ctx.viewer?.id ?? null, id),
+});
 export const FleetReplyConnection = connectionOf('FleetReply', FleetReply);
 const FleetAuthor = builder.objectRef<FleetAuthorEntry>('FleetAuthor');
-
-registerNodeLoader('Fleet', (id, ctx) => fleetLoaders(ctx).fleet.load(id));
-registerNodeLoader('FleetReply', (id, ctx) => ctx.services.fleets.replyByIdFor(ctx.viewer?.id ?? null, id));
 
 Fleet.implement({
   description:
     'A text or a photo that lives 24 hours (a fleet). Once expired (or deleted by its author) it is never returned again: node(id) is null, it leaves every list and subscription, and its photo URL answers 404.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     author: t.field({ type: User, resolve: async (f, _a, ctx) => (await ctx.loaders.user.load(f.authorId))! }),
     kind: t.field({ type: FleetKind, resolve: (f) => f.kind }),
@@ -167,7 +165,6 @@ Fleet.implement({
 
 FleetReply.implement({
   description: 'A private reply (text) or reaction (emoji) to a fleet: only the fleet\'s author and the reply\'s author can see it.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     fleet: t.field({
       type: Fleet,

@@ -2,7 +2,6 @@ import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from '../builder.ts';
 import { withGuestLimits } from '../plugins/useGuestLimits.ts';
 import { withTokenScopes } from '../plugins/useTokenScopes.ts';
-import './node.ts';
 import './user.ts';
 import './auth.ts';
 import './space.ts';

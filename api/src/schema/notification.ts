@@ -7,7 +7,6 @@ import { createLoaders } from '../context.ts';
 import { rowOfPayload, type NotificationRow } from '../services/notifications.ts';
 import { badInput } from '../errors.ts';
 import { connectionOf } from './connection.ts';
-import { NodeInterface, registerNodeLoader } from './node.ts';
 import { Space } from './space.ts';
 import { User } from './user.ts';
 import { Fleet } from './fleet.ts';
@@ -26,14 +25,15 @@ export const NotificationKind = builder.enumType('NotificationKind', {
   } as const,
 });
 
-export const Notification = builder.objectRef<NotificationRow>('Notification');
-registerNodeLoader('Notification', (id, ctx) => ctx.services.notifications.byIdFor(ctx.viewer?.id ?? null, id));
+export const Notification = builder.nodeRef<NotificationRow>('Notification', {
+  id: { resolve: (row) => row.id },
+  loadOne: (id, ctx) => ctx.services.notifications.byIdFor(ctx.viewer?.id ?? null, id),
+});
 export const NotificationConnection = connectionOf('Notification', Notification);
 
 Notification.implement({
   description:
     'Something that happened to or for the viewer, kept 30 days. Only its recipient can see it (node(id) is null for anyone else). The same news (kind, actor and space) is not repeated while the viewer has it unread: a hand lowered and raised again makes one HAND_RAISED until it is read.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     kind: t.field({ type: NotificationKind, resolve: (n) => n.kind }),
     createdAt: t.field({ type: 'DateTime', resolve: (n) => n.createdAt }),

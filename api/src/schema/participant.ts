@@ -2,7 +2,6 @@ import { builder } from '../builder.ts';
 import { effectiveMuted, type Role } from '../domain/rules.ts';
 import type { ParticipantWithUser } from '../services/spaces/index.ts';
 import { connectionOf } from './connection.ts';
-import { NodeInterface, registerNodeLoader } from './node.ts';
 import { User } from './user.ts';
 import { expectId } from '../lib/ids.ts';
 import { Space } from './space.ts';
@@ -17,14 +16,12 @@ export const ParticipantRole = builder.enumType('ParticipantRole', {
 });
 
 /** Participants from the read path carry their user; others load it. */
-export const Participant = builder.objectRef<ParticipantWithUser>('Participant');
-registerNodeLoader('Participant', (id, ctx) => ctx.loaders.participant.load(id));
+export const Participant = builder.nodeRef<ParticipantWithUser>('Participant', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => ctx.loaders.participant.load(id) });
 
 export const ParticipantConnection = connectionOf('Participant', Participant);
 
 Participant.implement({
   description: "A user's presence in a space.",
-  interfaces: [NodeInterface],
   fields: (t) => ({
     user: t.field({ type: User, resolve: async (p, _a, ctx) => p.user ?? (await ctx.loaders.user.load(p.userId))! }),
     space: t.field({ type: Space, resolve: async (p, _a, ctx) => (await ctx.loaders.space.load(p.spaceId))! }),

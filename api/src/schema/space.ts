@@ -7,7 +7,6 @@ import { pageSize } from '../lib/pagination.ts';
 import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceWithHost } from '../services/spaces/index.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
-import { NodeInterface, registerNodeLoader } from './node.ts';
 import { Participant, ParticipantConnection, ParticipantRole } from './participant.ts';
 import { User } from './user.ts';
 
@@ -53,13 +52,11 @@ const SpaceRecap = builder.objectRef<SpaceRecapValue>('SpaceRecap').implement({
 });
 
 /** Spaces from the space loader carry their host; others load it. */
-export const Space = builder.objectRef<SpaceWithHost>('Space');
-registerNodeLoader('Space', (id, ctx) => ctx.loaders.space.load(id));
+export const Space = builder.nodeRef<SpaceWithHost>('Space', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => ctx.loaders.space.load(id) });
 export const SpaceConnection = connectionOf('Space', Space);
 
 Space.implement({
   description: 'A live voice room: a host, a stage of up to 2 co-hosts and 10 speakers, and an audience.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     title: t.exposeString('title'),
     state: t.field({ type: SpaceState, resolve: (s) => s.state }),

@@ -8,13 +8,10 @@ import type { Context } from '../context.ts';
 import { userColumns, type UserRow } from '../services/accounts.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { connectionOf } from './connection.ts';
-import { NodeInterface, registerNodeLoader } from './node.ts';
 import { AVATAR_SIZES, BIO_MAX_CHARS } from '../services/profiles.ts';
 import { Space, SpaceConnection } from './space.ts';
 
-export const User = builder.objectRef<UserRow>('User');
-
-registerNodeLoader('User', (id, ctx) => ctx.loaders.user.load(id));
+export const User = builder.nodeRef<UserRow>('User', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => ctx.loaders.user.load(id) });
 
 export const UserConnection = connectionOf('User', User);
 
@@ -28,7 +25,6 @@ export const AvatarSizeEnum = builder.enumType('AvatarSize', {
 
 User.implement({
   description: 'A person with an account: they follow others, host spaces and take part in them.',
-  interfaces: [NodeInterface],
   fields: (t) => ({
     handle: t.exposeString('handle', { description: 'Unique, case-insensitive, 3–15 of [A-Za-z0-9_].' }),
     displayName: t.exposeString('displayName', { description: 'The name shown, 1–50 characters; changed with updateProfile.' }),
@@ -116,7 +112,7 @@ builder.queryFields((t) => ({
   }),
 }));
 
-async function loadUserArg(ctx: Parameters<Parameters<typeof registerNodeLoader>[1]>[1], userId: string) {
+async function loadUserArg(ctx: Context, userId: string) {
   const id = expectId('userId', userId, 'User');
   const user = await ctx.loaders.user.load(id);
   if (!user) throw notFound('No such user.');
