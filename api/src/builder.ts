@@ -45,6 +45,9 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     pageInfoTypeOptions: { description: 'Where a page of a connection ends, for fetching the next one with `after: endCursor`.' },
+    // Connections page forward only (`first`, `after`): the plugin's PageInfo has these two as well.
+    hasPreviousPageFieldOptions: { description: 'Always false: connections are paged forward, with `first` and `after: endCursor`.' },
+    startCursorFieldOptions: { description: "The first edge's cursor; null for an empty page." },
   },
   scopeAuth: {
     authScopes: (ctx) => ({

@@ -52,10 +52,16 @@ export function decodeCursor<const F extends readonly CursorField[]>(
   throw badInput('after', 'not a valid cursor');
 }
 
+/** A connection's value (the relay plugin's connection shape), forward pages only. */
 export interface Page<T> {
   edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
+
+export const emptyPage = <T = never>(): Page<T> => ({
+  edges: [],
+  pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+});
 
 /** rows: fetched with limit first+1, so one extra row tells whether a next page exists. */
 export function toPage<T>(rows: T[], first: number, cursorOf: (row: T) => (string | number)[]): Page<T> {
@@ -68,5 +74,15 @@ export function toPage<T>(rows: T[], first: number, cursorOf: (row: T) => (strin
     },
   }));
   const last = page.at(-1);
-  return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: last === undefined ? null : encodeCursor(cursorOf(last)) } };
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      hasPreviousPage: false,
+      get startCursor() {
+        return page.length === 0 ? null : encodeCursor(cursorOf(page[0]!));
+      },
+      endCursor: last === undefined ? null : encodeCursor(cursorOf(last)),
+    },
+  };
 }

@@ -15,7 +15,6 @@ import {
   type FleetReplyRow,
   type FleetRow,
 } from '../services/fleets.ts';
-import { connectionOf } from './connection.ts';
 import { Space } from './space.ts';
 import { User, UserConnection } from './user.ts';
 
@@ -86,7 +85,7 @@ export const FleetReply = builder.nodeRef<FleetReplyRow>('FleetReply', {
   id: { resolve: (row) => row.id },
   loadOne: (id, ctx) => ctx.services.fleets.replyByIdFor(ctx.viewer?.id ?? null, id),
 });
-export const FleetReplyConnection = connectionOf('FleetReply', FleetReply);
+export const FleetReplyConnection = builder.connectionObject({ type: FleetReply, name: 'FleetReplyConnection', description: 'A page of FleetReply objects.' });
 const FleetAuthor = builder.objectRef<FleetAuthorEntry>('FleetAuthor');
 
 Fleet.implement({

@@ -6,7 +6,6 @@ import { transformStream } from '../lib/streams.ts';
 import { createLoaders } from '../context.ts';
 import { rowOfPayload, type NotificationRow } from '../services/notifications.ts';
 import { badInput } from '../errors.ts';
-import { connectionOf } from './connection.ts';
 import { Space } from './space.ts';
 import { User } from './user.ts';
 import { Fleet } from './fleet.ts';
@@ -29,7 +28,7 @@ export const Notification = builder.nodeRef<NotificationRow>('Notification', {
   id: { resolve: (row) => row.id },
   loadOne: (id, ctx) => ctx.services.notifications.byIdFor(ctx.viewer?.id ?? null, id),
 });
-export const NotificationConnection = connectionOf('Notification', Notification);
+export const NotificationConnection = builder.connectionObject({ type: Notification, name: 'NotificationConnection', description: 'A page of Notification objects.' });
 
 Notification.implement({
   description:

@@ -1,7 +1,6 @@
 import { builder } from '../builder.ts';
 import { effectiveMuted, type Role } from '../domain/rules.ts';
 import type { ParticipantWithUser } from '../services/spaces/index.ts';
-import { connectionOf } from './connection.ts';
 import { User } from './user.ts';
 import { expectId } from '../lib/ids.ts';
 import { Space } from './space.ts';
@@ -18,7 +17,7 @@ export const ParticipantRole = builder.enumType('ParticipantRole', {
 /** Participants from the read path carry their user; others load it. */
 export const Participant = builder.nodeRef<ParticipantWithUser>('Participant', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => ctx.loaders.participant.load(id) });
 
-export const ParticipantConnection = connectionOf('Participant', Participant);
+export const ParticipantConnection = builder.connectionObject({ type: Participant, name: 'ParticipantConnection', description: 'A page of Participant objects.' });
 
 Participant.implement({
   description: "A user's presence in a space.",

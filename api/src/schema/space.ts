@@ -6,7 +6,6 @@ import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
 import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceWithHost } from '../services/spaces/index.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
-import { connectionOf } from './connection.ts';
 import { Participant, ParticipantConnection, ParticipantRole } from './participant.ts';
 import { User } from './user.ts';
 
@@ -53,7 +52,7 @@ const SpaceRecap = builder.objectRef<SpaceRecapValue>('SpaceRecap').implement({
 
 /** Spaces from the space loader carry their host; others load it. */
 export const Space = builder.nodeRef<SpaceWithHost>('Space', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => ctx.loaders.space.load(id) });
-export const SpaceConnection = connectionOf('Space', Space);
+export const SpaceConnection = builder.connectionObject({ type: Space, name: 'SpaceConnection', description: 'A page of Space objects.' });
 
 Space.implement({
   description: 'A live voice room: a host, a stage of up to 2 co-hosts and 10 speakers, and an audience.',

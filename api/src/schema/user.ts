@@ -7,13 +7,12 @@ import { pageSize } from '../lib/pagination.ts';
 import type { Context } from '../context.ts';
 import { userColumns, type UserRow } from '../services/accounts.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
-import { connectionOf } from './connection.ts';
 import { AVATAR_SIZES, BIO_MAX_CHARS } from '../services/profiles.ts';
 import { Space, SpaceConnection } from './space.ts';
 
 export const User = builder.nodeRef<UserRow>('User', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => ctx.loaders.user.load(id) });
 
-export const UserConnection = connectionOf('User', User);
+export const UserConnection = builder.connectionObject({ type: User, name: 'UserConnection', description: 'A page of User objects.' });
 
 export const AvatarSizeEnum = builder.enumType('AvatarSize', {
   description: 'The square renditions kept of every avatar (WebP).',

@@ -3,7 +3,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { follows, spaces, users, type Database } from '@spaces/db';
 import { cleanLine } from '../domain/text.ts';
 import { badInput } from '../errors.ts';
-import { decodeCursor, toPage, type Page } from '../lib/pagination.ts';
+import { decodeCursor, emptyPage, toPage, type Page } from '../lib/pagination.ts';
 import { userColumns, type UserRow } from './accounts.ts';
 import type { SpaceRow } from './spaces/index.ts';
 
@@ -32,7 +32,7 @@ const WORD_SIMILARITY_THRESHOLD = 0.5;
 /** Near spellings from this many characters: shorter queries match too much at that threshold. */
 const FUZZY_MIN_CHARS = 4;
 
-const EMPTY_PAGE: Page<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+const EMPTY_PAGE: Page<never> = emptyPage();
 
 export interface Suggestion {
   user: UserRow;
