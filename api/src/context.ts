@@ -1,3 +1,4 @@
+import { clearAllDataLoaders } from '@pothos/plugin-dataloader';
 import DataLoader from 'dataloader';
 import type { Database } from '@spaces/db';
 import type { Accounts, UserRow } from './services/accounts.ts';
@@ -234,6 +235,15 @@ export class Loaders {
 
 export const createLoaders = (services: Services, viewerId: string | null, shared?: SharedLoaders) =>
   new Loaders(services, viewerId, shared);
+
+/**
+ * A subscription's context lives as long as the subscription: each delivery gets fresh loaders,
+ * these and the dataloader plugin's (cached per context), so it reads the data as it is now.
+ */
+export function renewLoaders(ctx: Context, shared?: SharedLoaders) {
+  ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null, shared);
+  clearAllDataLoaders(ctx);
+}
 
 export function buildContext(
   services: Services,

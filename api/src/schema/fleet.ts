@@ -1,6 +1,5 @@
-import DataLoader from 'dataloader';
 import { builder } from '../builder.ts';
-import { createLoaders, type Context, type Loaders } from '../context.ts';
+import { renewLoaders, type Context } from '../context.ts';
 import { FLEET_TEXT_MAX, REACTIONS, replyRefusal } from '../domain/rules.ts';
 import { forbidden, unauthenticated } from '../errors.ts';
 import { expectId } from '../lib/ids.ts';
@@ -17,26 +16,6 @@ import {
 } from '../services/fleets.ts';
 import { Space } from './space.ts';
 import { User, UserConnection } from './user.ts';
-
-/** The fleet-specific batching of one request (or one subscription event), beside its Loaders. */
-class FleetLoaders {
-  constructor(private readonly ctx: Context) {}
-  readonly fleet = new DataLoader((ids: readonly string[]) => this.ctx.services.fleets.byIds(ids));
-  readonly byAuthor = new DataLoader((ids: readonly string[]) => this.ctx.services.fleets.activeByAuthors(ids));
-  readonly viewCount = new DataLoader((ids: readonly string[]) => this.ctx.services.fleets.viewCounts(ids));
-  readonly seen = new DataLoader(async (ids: readonly string[]) => {
-    const viewerId = this.ctx.viewer?.id;
-    if (!viewerId) return ids.map(() => false);
-    const seen = await this.ctx.services.fleets.seenAmong(viewerId, ids);
-    return ids.map((id) => seen.has(id));
-  });
-}
-const fleetLoaderSets = new WeakMap<Loaders, FleetLoaders>();
-function fleetLoaders(ctx: Context): FleetLoaders {
-  let loaders = fleetLoaderSets.get(ctx.loaders);
-  if (!loaders) fleetLoaderSets.set(ctx.loaders, (loaders = new FleetLoaders(ctx)));
-  return loaders;
-}
 
 const isAuthor = (fleet: FleetRow, ctx: Context) => ctx.viewer?.id === fleet.authorId;
 
@@ -80,7 +59,15 @@ export const ReplyRefusal = builder.enumType('ReplyRefusal', {
   } as const,
 });
 
-export const Fleet = builder.nodeRef<FleetRow>('Fleet', { id: { resolve: (row) => row.id }, loadOne: (id, ctx) => fleetLoaders(ctx).fleet.load(id) });
+/**
+ * Fleets are loadable (dataloader plugin): a field of type Fleet may return a fleet's id, and
+ * node(id:) loads through the same batch. Its loaders are per context: renewLoaders (context.ts)
+ * clears them for each subscription delivery, as it renews ctx.loaders.
+ */
+export const Fleet = builder.loadableNodeRef('Fleet', {
+  id: { resolve: (row: FleetRow) => row.id },
+  load: (ids: string[], ctx: Context) => ctx.services.fleets.byIds(ids),
+});
 export const FleetReply = builder.nodeRef<FleetReplyRow>('FleetReply', {
   id: { resolve: (row) => row.id },
   loadOne: (id, ctx) => ctx.services.fleets.replyByIdFor(ctx.viewer?.id ?? null, id),
@@ -116,10 +103,20 @@ Fleet.implement({
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (f) => f.createdAt }),
     expiresAt: t.field({ type: 'DateTime', description: 'createdAt + 24 hours.', resolve: (f) => f.expiresAt }),
-    viewerHasSeen: t.boolean({
+    viewerHasSeen: t.loadable({
+      type: 'Boolean',
       extensions: VIEWER_DEPENDENT,
       description: 'Whether the viewer marked it seen (markFleetSeen); true for the author, false signed out.',
-      resolve: (f, _a, ctx) => (isAuthor(f, ctx) ? true : fleetLoaders(ctx).seen.load(f.id)),
+      // Keyed by the fleet (cached by its id): one query per request for those not the viewer's own.
+      resolve: (f) => f,
+      loaderOptions: { cacheKeyFn: (f: FleetRow) => f.id },
+      load: async (keys: FleetRow[], ctx: Context) => {
+        const viewerId = ctx.viewer?.id;
+        if (!viewerId) return keys.map(() => false);
+        const others = keys.filter((f) => f.authorId !== viewerId).map((f) => f.id);
+        const seen = others.length > 0 ? await ctx.services.fleets.seenAmong(viewerId, others) : new Set<string>();
+        return keys.map((f) => f.authorId === viewerId || seen.has(f.id));
+      },
     }),
     viewerCanReply: t.boolean({
       extensions: VIEWER_DEPENDENT,
@@ -133,11 +130,13 @@ Fleet.implement({
       description: 'Why the viewer may not reply, or null when they may.',
       resolve: (f, _a, ctx) => refusalOf(f, ctx),
     }),
-    viewCount: t.int({
+    viewCount: t.loadable({
+      type: 'Int',
       nullable: true,
       extensions: VIEWER_DEPENDENT,
       description: 'How many people saw it: for its author only (null for everyone else).',
-      resolve: (f, _a, ctx) => (isAuthor(f, ctx) ? fleetLoaders(ctx).viewCount.load(f.id) : null),
+      load: (ids: string[], ctx: Context) => ctx.services.fleets.viewCounts(ids),
+      resolve: (f, _a, ctx) => (isAuthor(f, ctx) ? f.id : null),
     }),
     viewers: t.field({
       type: UserConnection,
@@ -169,7 +168,7 @@ FleetReply.implement({
       type: Fleet,
       nullable: true,
       description: 'The fleet replied to; null once it expired.',
-      resolve: (r, _a, ctx) => fleetLoaders(ctx).fleet.load(r.fleetId),
+      resolve: (r) => r.fleetId,
     }),
     author: t.field({ type: User, resolve: async (r, _a, ctx) => (await ctx.loaders.user.load(r.authorId))! }),
     text: t.string({ nullable: true, description: 'A text reply (null for a reaction).', resolve: (r) => r.text }),
@@ -192,10 +191,11 @@ FleetAuthor.implement({
 });
 
 builder.objectFields(User, (t) => ({
-  fleets: t.field({
-    type: [Fleet],
+  fleets: t.loadableList({
+    type: Fleet,
     description: 'Their active fleets (the last 24 hours), oldest first.',
-    resolve: (user, _a, ctx) => fleetLoaders(ctx).byAuthor.load(user.id),
+    load: (authorIds: string[], ctx: Context) => ctx.services.fleets.activeByAuthors(authorIds),
+    resolve: (user) => user.id,
   }),
   defaultReplyPolicy: t.field({
     type: ReplyPolicy,
@@ -297,7 +297,7 @@ builder.subscriptionFields((t) => ({
       if (!ctx.viewer) throw unauthenticated();
       return transformStream(ctx.services.fleets.watchBar(ctx.viewer.id), (bar: FleetAuthorEntry[]) => {
         // Fresh loaders per delivery: seen state and users as they are now.
-        ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null);
+        renewLoaders(ctx);
         return { value: bar };
       });
     },

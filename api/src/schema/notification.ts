@@ -3,7 +3,7 @@ import { unauthenticated } from '../errors.ts';
 import { parseGlobalId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
 import { transformStream } from '../lib/streams.ts';
-import { createLoaders } from '../context.ts';
+import { renewLoaders } from '../context.ts';
 import { rowOfPayload, type NotificationRow } from '../services/notifications.ts';
 import { badInput } from '../errors.ts';
 import { Space } from './space.ts';
@@ -100,7 +100,7 @@ builder.subscriptionFields((t) => ({
       // One topic per recipient, shared by every API instance through the event bus.
       const events = ctx.services.events.pubsub.subscribe('notification', ctx.viewer.id);
       return transformStream(events, (payload) => {
-        ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null);
+        renewLoaders(ctx);
         return { value: rowOfPayload(payload) };
       });
     },

@@ -1,5 +1,5 @@
 import { builder } from '../builder.ts';
-import { createLoaders, createSharedLoaders, type Context, type SharedLoaders } from '../context.ts';
+import { createSharedLoaders, renewLoaders, type Context, type SharedLoaders } from '../context.ts';
 import { notFound, unauthenticated } from '../errors.ts';
 import { isModerator, type Role } from '../domain/rules.ts';
 import { AUDIENCE_EVENT_THRESHOLD, AUDIENCE_SAMPLE_SIZE } from '../domain/rules.ts';
@@ -83,7 +83,7 @@ function refresh(ctx: Context, event?: object) {
     shared = createSharedLoaders(ctx.services);
     if (event) sharedLoaders.set(event, shared);
   }
-  ctx.loaders = createLoaders(ctx.services, ctx.viewer?.id ?? null, shared);
+  renewLoaders(ctx, shared);
 }
 
 /** A targeted event's addressees as a Set, made once per payload for all its subscribers. */
