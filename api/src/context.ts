@@ -135,7 +135,11 @@ export class SharedLoaders {
 export const createSharedLoaders = (services: Services) => new SharedLoaders(services);
 
 /**
- * Per-request batching: one query per kind of look-up, whatever the query's shape. `shared`
+ * Per-request batching: one query per kind of look-up, whatever the query's shape. These stay
+ * hand-written rather than the dataloader plugin's (which caches per context object): the
+ * viewer-independent ones are shared by every subscriber of one event (SharedLoaders by payload,
+ * schema/space-event.ts), and Query.space starts several of them before their fields run
+ * (prefetchRoom) so that opening a space is one round trip; mutations clear or prime them. `shared`
  * lets the viewer-independent loaders be shared (one delivered event, many subscribers).
  */
 export class Loaders {
