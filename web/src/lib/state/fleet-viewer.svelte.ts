@@ -11,6 +11,7 @@ import {
   type FleetReplyData,
   type FleetViewerData,
 } from '$lib/graphql/documents';
+import { PagedList } from './paged-list.svelte';
 import { FLEET_TEXT_MAX, lengthOf, oneLine, orderFleetAuthors, replyRefusalText } from './fleets.svelte';
 
 /** How long one fleet stays before the next (the "a few seconds"). */
@@ -31,60 +32,6 @@ export function fleetQueue(bar: FleetAuthorData[], viewerId: string | null, hand
   const others = orderFleetAuthors(bar, viewerId);
   const start = others.findIndex((a) => a.user.handle.toLowerCase() === handle.toLowerCase());
   return start < 0 ? null : { authors: others, start };
-}
-
-/** A paged list the author opens from the viewer (who viewed it, the replies). */
-export class FleetPage<T extends { id: string }> {
-  #items = $state<T[]>([]);
-  #cursor: string | null = null;
-  #hasMore = $state(false);
-  #loading = $state(false);
-  #error = $state<AppError | null>(null);
-  #load: (after: string | null) => Promise<{ items: T[]; hasMore: boolean; cursor: string | null }>;
-
-  constructor(load: (after: string | null) => Promise<{ items: T[]; hasMore: boolean; cursor: string | null }>) {
-    this.#load = load;
-  }
-
-  get items(): T[] {
-    return this.#items;
-  }
-  get hasMore(): boolean {
-    return this.#hasMore;
-  }
-  get loading(): boolean {
-    return this.#loading;
-  }
-  get error(): AppError | null {
-    return this.#error;
-  }
-
-  async refresh(): Promise<void> {
-    await this.#fetch(null);
-  }
-  async loadMore(): Promise<void> {
-    if (this.#hasMore && this.#cursor && !this.#loading) await this.#fetch(this.#cursor);
-  }
-
-  async #fetch(after: string | null): Promise<void> {
-    this.#loading = true;
-    try {
-      const page = await this.#load(after);
-      if (after) {
-        const seen = new Set(this.#items.map((i) => i.id));
-        this.#items = [...this.#items, ...page.items.filter((i) => !seen.has(i.id))];
-      } else {
-        this.#items = page.items;
-      }
-      this.#cursor = page.cursor;
-      this.#hasMore = page.hasMore;
-      this.#error = null;
-    } catch (error) {
-      this.#error = toAppError(error);
-    } finally {
-      this.#loading = false;
-    }
-  }
 }
 
 export type FleetPanel = 'viewers' | 'replies' | null;
@@ -137,8 +84,8 @@ export class FleetViewer {
   #viewerId: string | null;
   #onClose: (() => void) | undefined;
   #api: Api;
-  #viewers: FleetPage<FleetViewerData> | null = $state(null);
-  #replies: FleetPage<FleetReplyData> | null = $state(null);
+  #viewers: PagedList<FleetViewerData> | null = $state(null);
+  #replies: PagedList<FleetReplyData> | null = $state(null);
 
   constructor(api: Api, options: FleetViewerOptions) {
     this.#api = api;
@@ -202,10 +149,10 @@ export class FleetViewer {
   get panel(): FleetPanel {
     return this.#panel;
   }
-  get viewers(): FleetPage<FleetViewerData> | null {
+  get viewers(): PagedList<FleetViewerData> | null {
     return this.#viewers;
   }
-  get replies(): FleetPage<FleetReplyData> | null {
+  get replies(): PagedList<FleetReplyData> | null {
     return this.#replies;
   }
   /** Why the reply box is not there, in words; null when the viewer may reply (or it is their own). */
@@ -363,7 +310,7 @@ export class FleetViewer {
     this.#pausedChanged();
     const id = fleet.id;
     if (panel === 'viewers') {
-      this.#viewers = new FleetPage<FleetViewerData>(async (after) => {
+      this.#viewers = new PagedList<FleetViewerData>(async (after) => {
         const data = await this.#api.query(FleetViewersQuery, { id, first: PAGE, after });
         const node = data.node && 'viewers' in data.node ? data.node : null;
         if (!node) return { items: [], hasMore: false, cursor: null };
@@ -372,7 +319,7 @@ export class FleetViewer {
       });
       void this.#viewers.refresh();
     } else {
-      this.#replies = new FleetPage<FleetReplyData>(async (after) => {
+      this.#replies = new PagedList<FleetReplyData>(async (after) => {
         const data = await this.#api.query(FleetRepliesQuery, { id, first: PAGE, after });
         const node = data.node && 'replies' in data.node ? data.node : null;
         if (!node) return { items: [], hasMore: false, cursor: null };

@@ -11,9 +11,12 @@ import {
 } from '$lib/graphql/documents';
 import { toLocalInput } from '$lib/format';
 import { TITLE_MAX, type SpeakerPolicy } from './home.svelte';
+import { PagedList } from './paged-list.svelte';
 
 /** How far ahead the API lets a host move a scheduled space (updateSpace). */
 export const RESCHEDULE_MAX_DAYS = 30;
+/** Upcoming spaces per page (home's list). */
+const UPCOMING_PAGE = 20;
 
 /** The reminder fields a list keeps per space, changed at once when the viewer taps the button. */
 type WithReminder = { id: string; viewerHasReminder: boolean; reminderCount: number };
@@ -40,29 +43,33 @@ async function toggleReminder<T extends WithReminder>(api: Api, space: T, apply:
  * upcomingSpaces) or a profile's (given). Reminders change at once and go back if refused.
  */
 export class UpcomingList {
-  #items = $state<UpcomingSpaceData[]>([]);
-  #pending = $state<string[]>([]);
-  #cursor: string | null = null;
-  #hasMore = $state(false);
-  #loading = $state(false);
-  #error = $state<AppError | null>(null);
   #api: Api;
+  #list: PagedList<UpcomingSpaceData>;
+  #pending = $state<string[]>([]);
 
   constructor(api: Api) {
     this.#api = api;
+    this.#list = new PagedList(async (after) => {
+      const data = await api.query(UpcomingSpacesQuery, { first: UPCOMING_PAGE, after });
+      return {
+        items: data.upcomingSpaces.edges.map((e) => e.node).filter((s) => !s.cancelled),
+        hasMore: data.upcomingSpaces.pageInfo.hasNextPage,
+        cursor: data.upcomingSpaces.pageInfo.endCursor ?? null,
+      };
+    });
   }
 
   get items(): UpcomingSpaceData[] {
-    return this.#items;
+    return this.#list.items;
   }
   get hasMore(): boolean {
-    return this.#hasMore;
+    return this.#list.hasMore;
   }
   get loading(): boolean {
-    return this.#loading;
+    return this.#list.loading;
   }
   get error(): AppError | null {
-    return this.#error;
+    return this.#list.error;
   }
   isPending(id: string): boolean {
     return this.#pending.includes(id);
@@ -70,48 +77,25 @@ export class UpcomingList {
 
   /** Shows these spaces (a profile's, loaded with it); cancelled ones are left out. */
   replace(items: UpcomingSpaceData[]): void {
-    this.#items = items.filter((s) => !s.cancelled);
-    this.#hasMore = false;
-    this.#cursor = null;
+    this.#list.replace(items.filter((s) => !s.cancelled));
   }
 
   /** The first page of upcomingSpaces (soonest first). */
-  async refresh(first = 20): Promise<void> {
-    await this.#load(null, first);
+  async refresh(): Promise<void> {
+    await this.#list.refresh();
   }
 
-  async loadMore(first = 20): Promise<void> {
-    if (this.#hasMore && this.#cursor && !this.#loading) await this.#load(this.#cursor, first);
-  }
-
-  async #load(after: string | null, first: number): Promise<void> {
-    this.#loading = true;
-    try {
-      const data = await this.#api.query(UpcomingSpacesQuery, { first, after });
-      const nodes = data.upcomingSpaces.edges.map((e) => e.node).filter((s) => !s.cancelled);
-      if (after) {
-        const seen = new Set(this.#items.map((s) => s.id));
-        this.#items = [...this.#items, ...nodes.filter((s) => !seen.has(s.id))];
-      } else {
-        this.#items = nodes;
-      }
-      this.#cursor = data.upcomingSpaces.pageInfo.endCursor ?? null;
-      this.#hasMore = data.upcomingSpaces.pageInfo.hasNextPage;
-      this.#error = null;
-    } catch (error) {
-      this.#error = toAppError(error);
-    } finally {
-      this.#loading = false;
-    }
+  async loadMore(): Promise<void> {
+    await this.#list.loadMore();
   }
 
   async toggleReminder(id: string): Promise<void> {
-    const space = this.#items.find((s) => s.id === id);
+    const space = this.items.find((s) => s.id === id);
     if (!space || this.isPending(id)) return;
     this.#pending = [...this.#pending, id];
     try {
       await toggleReminder(this.#api, space, (changes) => {
-        this.#items = this.#items.map((s) => (s.id === changes.id ? { ...s, ...changes } : s));
+        this.#list.update((items) => items.map((s) => (s.id === changes.id ? { ...s, ...changes } : s)));
       });
     } finally {
       this.#pending = this.#pending.filter((p) => p !== id);
