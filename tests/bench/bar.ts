@@ -380,16 +380,4 @@ function printReport(partial = false) {
   if (env.BENCH_BAR_JSON) writeFileSync(env.BENCH_BAR_JSON, JSON.stringify({ config: { SIZES, SECONDS, TOGGLERS, WORKERS, PUBSUB }, results, skipped }, null, 2));
 }
 
-let exitCode = 0;
-try {
-  await main();
-  printReport();
-} catch (error) {
-  exitCode = 1;
-  log('failed:', error);
-  printReport(true);
-} finally {
-  bound.finish();
-  await Promise.race([cleanup(), sleep(20_000)]);
-}
-process.exit(exitCode);
+await bound.run(main, printReport);

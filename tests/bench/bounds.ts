@@ -3,7 +3,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Bounds a benchmark run in time. At `timeoutMs` it reports what it has (`onTimeout`), cleans up
  * and exits with 2; on SIGINT/SIGTERM it cleans up and exits with 130. Cleanup may take at most
- * `cleanupMs`. Call `finish()` when the run ends normally.
+ * `cleanupMs`. Call `finish()` when the run ends normally, or let `run` do it all.
  */
 export function boundRun(options: {
   timeoutMs: number;
@@ -11,7 +11,7 @@ export function boundRun(options: {
   onTimeout: () => void;
   log: (...args: unknown[]) => void;
   cleanupMs?: number;
-}): { finish(): void } {
+}): { finish(): void; run(main: () => Promise<void>, report: (partial: boolean) => void): Promise<never> } {
   const cleanupMs = options.cleanupMs ?? 20_000;
   const stop = async (code: number) => {
     await Promise.race([options.cleanup(), sleep(cleanupMs)]);
@@ -27,5 +27,24 @@ export function boundRun(options: {
       options.log(`${signal}: cleaning up`);
       void stop(130);
     });
-  return { finish: () => clearTimeout(timer) };
+  const finish = () => clearTimeout(timer);
+  return {
+    finish,
+    /** Runs the bench: its report (partial when main failed), cleanup (at most 20 s), exit 0 or 1. */
+    async run(main, report) {
+      let exitCode = 0;
+      try {
+        await main();
+        report(false);
+      } catch (error) {
+        exitCode = 1;
+        options.log('failed:', error);
+        report(true);
+      } finally {
+        finish();
+        await Promise.race([options.cleanup(), sleep(20_000)]);
+      }
+      process.exit(exitCode);
+    },
+  };
 }

@@ -439,16 +439,4 @@ function printReport(partial = false) {
   if (env.BENCH_JSON) writeFileSync(env.BENCH_JSON, JSON.stringify({ config: { SIZES, ROUNDS, WORKERS, PUBSUB, SELECTION }, results, skipped }, null, 2));
 }
 
-let exitCode = 0;
-try {
-  await main();
-  printReport();
-} catch (error) {
-  exitCode = 1;
-  log('failed:', error);
-  printReport(true);
-} finally {
-  bound.finish();
-  await Promise.race([cleanup(), sleep(20_000)]);
-}
-process.exit(exitCode);
+await bound.run(main, printReport);

@@ -443,16 +443,4 @@ function printReport(partial = false) {
   if (env.BENCH_STORM_JSON) writeFileSync(env.BENCH_STORM_JSON, JSON.stringify({ config: { JOINS, SUBSCRIBERS, CONCURRENCY, WORKERS, PUBSUB }, ...results }, null, 2));
 }
 
-let exitCode = 0;
-try {
-  await main();
-  printReport();
-} catch (error) {
-  exitCode = 1;
-  log('failed:', error);
-  printReport(true);
-} finally {
-  bound.finish();
-  await Promise.race([cleanup(), sleep(20_000)]);
-}
-process.exit(exitCode);
+await bound.run(main, printReport);

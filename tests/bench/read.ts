@@ -73,7 +73,6 @@ const LABEL: Record<SystemName, string> = {
 
 const startedAt = Date.now();
 const remaining = () => TIMEOUT_MS - (Date.now() - startedAt);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (...args: unknown[]) => console.error(`[read ${((Date.now() - startedAt) / 1000).toFixed(1)}s]`, ...args);
 
 interface Stats {
@@ -346,16 +345,4 @@ function printReport(partial = false) {
     writeFileSync(env.BENCH_READ_JSON, JSON.stringify({ config: { CONCURRENCY, SECONDS, ROUNDS, WARMUP_MS, LISTENERS, BACKGROUND }, results, notes }, null, 2));
 }
 
-let exitCode = 0;
-try {
-  await main();
-  printReport();
-} catch (error) {
-  exitCode = 1;
-  log('failed:', error);
-  printReport(true);
-} finally {
-  bound.finish();
-  await Promise.race([cleanup(), sleep(20_000)]);
-}
-process.exit(exitCode);
+await bound.run(main, printReport);
