@@ -7,9 +7,9 @@
  * ← { cmd: 'stop' }. Env: BENCH_DATABASE_URL (required), BENCH_DB_POOL (10).
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { postgraphile } from 'postgraphile';
+import { serveToBench } from './child.ts';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url) throw new Error('BENCH_DATABASE_URL is required');
@@ -38,27 +38,4 @@ const handler = postgraphile(pool, 'public', {
 await handler.getGraphQLSchema();
 
 const server = createServer((req, res) => void handler(req, res));
-server.keepAliveTimeout = 60_000;
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const { port } = server.address() as AddressInfo;
-
-let stopping = false;
-function stop() {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(0), 5_000).unref();
-  server.closeAllConnections();
-  server.close(() => void pool.end().finally(() => process.exit(0)));
-}
-
-process.on('message', (message: { cmd: string }) => {
-  if (message.cmd === 'stats') {
-    const cpu = process.cpuUsage();
-    process.send?.({ type: 'stats', queries, cpuUserUs: cpu.user, cpuSystemUs: cpu.system });
-  } else if (message.cmd === 'stop') stop();
-});
-process.on('disconnect', stop);
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-
-process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}` });
+await serveToBench(server, { queries: () => queries, closeDatabase: () => pool.end() });

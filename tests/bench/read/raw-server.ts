@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
+import { serveToBench } from './child.ts';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url) throw new Error('BENCH_DATABASE_URL is required');
@@ -185,28 +185,4 @@ const server = createServer((req, res) => {
     }
   });
 });
-server.keepAliveTimeout = 60_000;
-
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const { port } = server.address() as AddressInfo;
-
-let stopping = false;
-function stop() {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(0), 5_000).unref();
-  server.closeAllConnections();
-  server.close(() => void sql.end({ timeout: 2 }).finally(() => process.exit(0)));
-}
-
-process.on('message', (message: { cmd: string }) => {
-  if (message.cmd === 'stats') {
-    const cpu = process.cpuUsage();
-    process.send?.({ type: 'stats', queries, cpuUserUs: cpu.user, cpuSystemUs: cpu.system });
-  } else if (message.cmd === 'stop') stop();
-});
-process.on('disconnect', stop);
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-
-process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}` });
+await serveToBench(server, { queries: () => queries, closeDatabase: () => sql.end({ timeout: 2 }) });
