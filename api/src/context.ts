@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import type { Database } from '@spaces/db';
 import type { Accounts, UserRow } from './services/accounts.ts';
 import type { Follows } from './services/follows.ts';
-import type { ParticipantGroup, ParticipantWithUser, SpaceRow, SpaceWithHost, Spaces } from './services/spaces/index.ts';
+import type { PageRequest, ParticipantGroup, ParticipantWithUser, SpaceRow, SpaceWithHost, Spaces } from './services/spaces/index.ts';
 import type { Role } from './domain/rules.ts';
 import { usersByIds } from './services/users.ts';
 import type { Mixer } from './services/mixer/mixer.ts';
@@ -132,6 +132,10 @@ export class SharedLoaders {
   }
 }
 
+/** Which page of whose participants, as participantsPage is asked for it. */
+const pageKey = (spaceId: string, { first, after, role, group }: PageRequest) =>
+  JSON.stringify([spaceId, first, after ?? null, role ?? null, group ?? null]);
+
 export const createSharedLoaders = (services: Services) => new SharedLoaders(services);
 
 /**
@@ -181,12 +185,12 @@ export class Loaders {
     return this.shared.upcomingHosted;
   }
   /**
-   * A page of a space's participants (Space.participants): the one started early for the same
-   * arguments by prefetchParticipants, else read now. Taken once, so a later read in the same
-   * request (after a mutation, say) reads afresh.
+   * A page of a space's participants (Space.participants): the one read early for the same
+   * arguments (Loaders.room, prefetchParticipants), else read now. Taken once, so a later read in
+   * the same request (after a mutation, say) reads afresh.
    */
   participantsPage(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined, group: ParticipantGroup | null | undefined) {
-    const key = JSON.stringify([spaceId, first, after ?? null, role ?? null, group ?? null]);
+    const key = pageKey(spaceId, { first, after, role, group });
     const prefetched = this.#prefetchedPages.get(key);
     if (prefetched) {
       this.#prefetchedPages.delete(key);
@@ -195,13 +199,31 @@ export class Loaders {
     return this.services.spaces.listParticipants(spaceId, first, after, role, group);
   }
   /** Starts a page participantsPage will be asked for soon, alongside the other reads of the same tick. */
-  prefetchParticipants(spaceId: string, first: number, after: string | null | undefined, role: Role | null | undefined, group: ParticipantGroup | null | undefined) {
-    const key = JSON.stringify([spaceId, first, after ?? null, role ?? null, group ?? null]);
+  prefetchParticipants(spaceId: string, request: PageRequest) {
+    const key = pageKey(spaceId, request);
     if (this.#prefetchedPages.has(key)) return;
-    const page = this.services.spaces.listParticipants(spaceId, first, after, role, group);
+    const page = this.services.spaces.listParticipants(spaceId, request.first, request.after, request.role, request.group);
     // Its reader gets the error, if any; until then it must not count as unhandled.
     page.catch(() => {});
     this.#prefetchedPages.set(key, page);
+  }
+  /**
+   * Opening a space (Query.space asking for its stage, counts, the viewer's seat or a page of
+   * participants): all of it in one statement (Spaces.room), handed to the loaders those fields
+   * read and to participantsPage.
+   */
+  async room(spaceId: string, page: PageRequest | null): Promise<SpaceWithHost | null> {
+    const room = await this.services.spaces.room(spaceId, this.viewerId, page);
+    if (!room) {
+      this.space.prime(spaceId, null);
+      return null;
+    }
+    this.space.prime(spaceId, room.space);
+    this.counts.prime(spaceId, room.counts);
+    this.stage.prime(spaceId, room.stage);
+    this.viewerParticipant.prime(spaceId, room.viewerSeat);
+    if (page && room.page) this.#prefetchedPages.set(pageKey(spaceId, page), Promise.resolve(room.page));
+    return room.space;
   }
   /** Whether the viewer set a reminder, by space id (false signed out). */
   get viewerHasReminder() {

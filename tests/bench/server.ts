@@ -11,7 +11,7 @@
  * handle is built here, as createDb builds it, only to count the queries the API sends
  * (postgres.js `debug` hook).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -92,7 +92,9 @@ async function profile(cmd: 'profile-start' | 'profile-stop', name = 'api') {
   const { profile } = await inspector.post('Profiler.stop');
   inspector.disconnect();
   inspector = null;
-  const file = path.join(process.env.BENCH_PROFILE ?? '.', `${name}.cpuprofile`);
+  const dir = process.env.BENCH_PROFILE ?? '.';
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   process.send?.({ type: 'profiled', file });
 }

@@ -22,7 +22,9 @@ export const ParticipantConnection = builder.connectionObject({ type: Participan
 Participant.implement({
   description: "A user's presence in a space.",
   fields: (t) => ({
-    user: t.field({ type: User, resolve: async (p, _a, ctx) => p.user ?? (await ctx.loaders.user.load(p.userId))! }),
+    // Not async: a seat from the read path has its user, and an answer of many seats should not
+    // wait on a promise for each.
+    user: t.field({ type: User, resolve: (p, _a, ctx) => p.user ?? ctx.loaders.user.load(p.userId).then((user) => user!) }),
     space: t.field({ type: Space, resolve: async (p, _a, ctx) => (await ctx.loaders.space.load(p.spaceId))! }),
     role: t.field({ type: ParticipantRole, resolve: (p) => p.role as Role }),
     muted: t.boolean({

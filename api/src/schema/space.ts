@@ -4,7 +4,7 @@ import type { Context } from '../context.ts';
 import { canSeeRecap, isModerator, SCHEDULE_MAX_AHEAD_DAYS, type Role, type SpeakerPolicy as Policy } from '../domain/rules.ts';
 import { expectId } from '../lib/ids.ts';
 import { pageSize } from '../lib/pagination.ts';
-import type { ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceWithHost } from '../services/spaces/index.ts';
+import type { PageRequest, ParticipantGroup as ParticipantGroupValue, SpaceRecap as SpaceRecapValue, SpaceWithHost } from '../services/spaces/index.ts';
 import { VIEWER_DEPENDENT } from '../lib/shared-execution.ts';
 import { Participant, ParticipantConnection, ParticipantRole } from './participant.ts';
 import { User } from './user.ts';
@@ -60,7 +60,7 @@ Space.implement({
     title: t.exposeString('title'),
     state: t.field({ type: SpaceState, resolve: (s) => s.state }),
     speakerPolicy: t.field({ type: SpeakerPolicy, resolve: (s) => s.speakerPolicy }),
-    host: t.field({ type: User, resolve: async (s, _a, ctx) => s.host ?? (await ctx.loaders.user.load(s.hostId))! }),
+    host: t.field({ type: User, resolve: (s, _a, ctx) => s.host ?? ctx.loaders.user.load(s.hostId).then((user) => user!) }),
     scheduledFor: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.scheduledFor }),
     startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.startedAt }),
     endedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.endedAt }),
@@ -188,25 +188,23 @@ function* spaceSelections(selections: readonly SelectionNode[], info: GraphQLRes
 
 /**
  * Opening a space (the web's SpaceRoom query) asks for its stage, counts, the viewer's seat and a
- * page of participants. Each needs only the space's id, so they start with the space itself, in
- * the same tick: one round trip to PostgreSQL instead of two. Their fields then read what was
- * started (the loaders' caches, Loaders.participantsPage). Arguments that do not coerce are left
- * to the field itself, which answers with the coded error.
+ * page of participants. They come with the space in one statement (Loaders.room); a further page
+ * (another alias) starts alongside, in the same tick. The fields then read what was read (the
+ * loaders' caches, Loaders.participantsPage). Arguments that do not coerce are left to the field
+ * itself, which answers with the coded error. Says whether the room statement is worth it, and
+ * which page it should read.
  */
-function prefetchRoom(ctx: Context, spaceId: string, info: GraphQLResolveInfo) {
-  const quietly = (started: Promise<unknown>) => void started.catch(() => {});
+function roomReads(ctx: Context, spaceId: string, info: GraphQLResolveInfo): { room: boolean; page: PageRequest | null } {
+  let room = false;
+  let page: PageRequest | null = null;
   const selections = info.fieldNodes.flatMap((node) => node.selectionSet?.selections ?? []);
   for (const field of spaceSelections(selections, info)) {
     switch (field.name.value) {
       case 'stage':
-        quietly(ctx.loaders.stage.load(spaceId));
-        break;
       case 'viewerParticipant':
-        quietly(ctx.loaders.viewerParticipant.load(spaceId));
-        break;
       case 'participantCount':
       case 'listenerCount':
-        quietly(ctx.loaders.counts.load(spaceId));
+        room = true;
         break;
       case 'participants': {
         const definition = (info.schema.getType('Space') as GraphQLObjectType).getFields().participants;
@@ -218,7 +216,10 @@ function prefetchRoom(ctx: Context, spaceId: string, info: GraphQLResolveInfo) {
             role?: Role | null;
             group?: ParticipantGroupValue | null;
           };
-          ctx.loaders.prefetchParticipants(spaceId, pageSize(args.first), args.after, args.role, args.group);
+          const request = { first: pageSize(args.first), after: args.after, role: args.role, group: args.group };
+          room = true;
+          if (page) ctx.loaders.prefetchParticipants(spaceId, request);
+          else page = request;
         } catch {
           // Bad arguments: the field reports them.
         }
@@ -226,6 +227,7 @@ function prefetchRoom(ctx: Context, spaceId: string, info: GraphQLResolveInfo) {
       }
     }
   }
+  return { room, page };
 }
 
 builder.queryFields((t) => ({
@@ -236,8 +238,8 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx, info) => {
       const spaceId = spaceIdArg(id);
-      prefetchRoom(ctx, spaceId, info);
-      return ctx.loaders.space.load(spaceId);
+      const { room, page } = roomReads(ctx, spaceId, info);
+      return room ? ctx.loaders.room(spaceId, page) : ctx.loaders.space.load(spaceId);
     },
   }),
   liveSpaces: t.field({

@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, getTableColumns, inArray, isNull, or, sql, type AnyColumn } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, or, sql, type AnyColumn, type Column, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { follows, participants, spaceBans, spaceReminders, spaces, speakerInvites, users, type Database } from '@spaces/db';
 import { conflict, forbidden, notFound } from '../../errors.ts';
 import { BAR_SCHEDULED_WITHIN_MS, isEligibleToSpeak, type Role, type SpeakerPolicy } from '../../domain/rules.ts';
-import { decodeCursor, toPage } from '../../lib/pagination.ts';
+import { decodeCursor, toPage, type Page } from '../../lib/pagination.ts';
 import { uuidArray } from '../../lib/sql-arrays.ts';
 import { userColumns, type UserRow } from '../accounts.ts';
 
@@ -64,27 +65,136 @@ function prepareReads(db: Database) {
   };
 }
 
-function preparePage(reads: ReturnType<typeof prepareReads>, shape: PageShape) {
+type Columns = Record<string, Column | Record<string, Column>>;
+const isColumn = (value: Column | Record<string, Column>): value is Column => 'getSQL' in value;
+
+/**
+ * A row of these columns as one PostgreSQL JSON array, positional (a nested array for a nested
+ * group): half the bytes of an object with keys, and faster to parse.
+ */
+function jsonRow(columns: Columns): SQL {
+  const values = Object.values(columns).map((value) => (isColumn(value) ? sql`${value}` : jsonRow(value)));
+  return sql`json_build_array(${sql.join(values, sql`, `)})`;
+}
+
+/** Turns a jsonRow back into what drizzle gives for these columns: keyed, timestamps as Dates. */
+function fromJsonRow<T>(columns: Columns): (values: unknown[]) => T {
+  const fields = Object.entries(columns).map(([key, value]) => ({
+    key,
+    decode: isColumn(value)
+      ? value.dataType === 'object date'
+        ? (v: unknown) => (v === null ? null : new Date(v as string))
+        : null
+      : fromJsonRow<unknown>(value),
+  }));
+  return (values) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < fields.length; i++) {
+      const { key, decode } = fields[i]!;
+      const value = values[i];
+      row[key] = decode && value !== null ? decode(value as never) : value;
+    }
+    return row as T;
+  };
+}
+
+/**
+ * Opening a space in one statement (Query.space, schema/space.ts): the space with its host, its
+ * counts, its stage, the viewer's seat and, for a page shape, a first page of participants. Seats
+ * come as JSON (jsonRow), so PostgreSQL builds them and Node parses one value instead of a row per seat.
+ */
+function prepareRoom(db: Database, shape: PageShape | null) {
+  const seat = alias(participants, 'seat');
+  const seatUser = alias(users, 'seat_user');
+  const { passwordHash: _, ...seatUserColumns } = getTableColumns(seatUser);
+  const seatColumns = { ...getTableColumns(seat), user: seatUserColumns };
+  const seatJson = jsonRow(seatColumns);
+  // In sql templates an alias names only itself: the FROM clause says which table it is.
+  const seatTable = sql`${participants} ${seat}`;
+  const seats = sql`${seatTable} join ${users} ${seatUser} on ${seatUser.id} = ${seat.userId}`;
+  const present = sql`${seat.spaceId} = ${spaces.id} and ${seat.leftAt} is null`;
+  const order = sql`${seat.role}, ${seat.joinedAt}, ${seat.id}`;
+  const page = shape
+    ? sql<unknown[][]>`(select coalesce(json_agg(page.seat order by page.role, page.joined_at, page.id), '[]'::json)
+        from (select ${seatJson} as seat, ${seat.role} as role, ${seat.joinedAt} as joined_at, ${seat.id} as id
+              from ${seats} where ${pageConditions(seat, shape)} order by ${order} limit ${sql.placeholder('limit')}) page)`
+    : sql<null>`null`;
+  const statement = db
+    .select({
+      ...getTableColumns(spaces),
+      host: userColumns,
+      participantCount: sql<number>`(select count(*)::int from ${seatTable} where ${present})`,
+      listenerCount: sql<number>`(select count(*)::int from ${seatTable} where ${present} and ${seat.role} = 'LISTENER')`,
+      stage: sql<unknown[][]>`(select coalesce(json_agg(${seatJson} order by ${order}), '[]'::json)
+        from ${seats} where ${present} and ${inArray(seat.role, STAGE_ROLES)})`,
+      viewerSeat: sql<unknown[] | null>`(select ${seatJson} from ${seats}
+        where ${present} and ${seat.userId} = ${sql.placeholder('viewerId')}::uuid limit 1)`,
+      page,
+    })
+    .from(spaces)
+    .innerJoin(users, eq(users.id, spaces.hostId))
+    .where(eq(spaces.id, sql.placeholder('spaceId')))
+    .prepare(shape ? `room_of_space_with_${pageName(shape)}` : 'room_of_space');
+  return { statement, seat: fromJsonRow<ParticipantWithUser>(seatColumns) };
+}
+
+/** What opening a space reads at once (SpaceReads.room). */
+export interface Room {
+  space: SpaceWithHost;
+  counts: { participants: number; listeners: number };
+  stage: ParticipantWithUser[];
+  /** The viewer's present seat; null when not in the space (or signed out). */
+  viewerSeat: ParticipantWithUser | null;
+  /** The page asked for, if any. */
+  page: Page<ParticipantWithUser> | null;
+}
+
+/** Which participants a page of this shape holds: of `table` (participants, or an alias of it). */
+function pageConditions(table: Record<'spaceId' | 'leftAt' | 'role' | 'handRaised' | 'joinedAt' | 'id', AnyColumn>, shape: PageShape) {
   const { group } = shape;
+  return and(
+    eq(table.spaceId, sql.placeholder('spaceId')),
+    isNull(table.leftAt),
+    shape.role ? eq(table.role, sql.placeholder('role')) : undefined,
+    group === 'STAGE' ? inArray(table.role, STAGE_ROLES) : undefined,
+    group === 'AUDIENCE' || group === 'HANDS' ? eq(table.role, 'LISTENER') : undefined,
+    group === 'HANDS' ? eq(table.handRaised, true) : undefined,
+    shape.cursor
+      ? sql`(${table.role}, ${table.joinedAt}, ${table.id}) > (${sql.placeholder('afterRole')}::participant_role, ${sql.placeholder('afterTime')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
+      : undefined,
+  );
+}
+
+const pageName = (shape: PageShape) => `participants_page_${shape.role ? 'role_' : ''}${shape.group ?? 'all'}${shape.cursor ? '_after' : ''}`;
+
+function preparePage(reads: ReturnType<typeof prepareReads>, shape: PageShape) {
   return reads
     .seats()
-    .where(
-      and(
-        eq(participants.spaceId, sql.placeholder('spaceId')),
-        isNull(participants.leftAt),
-        shape.role ? eq(participants.role, sql.placeholder('role')) : undefined,
-        group === 'STAGE' ? inArray(participants.role, STAGE_ROLES) : undefined,
-        group === 'AUDIENCE' || group === 'HANDS' ? eq(participants.role, 'LISTENER') : undefined,
-        group === 'HANDS' ? eq(participants.handRaised, true) : undefined,
-        shape.cursor
-          ? sql`(${participants.role}, ${participants.joinedAt}, ${participants.id}) > (${sql.placeholder('afterRole')}::participant_role, ${sql.placeholder('afterTime')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
-          : undefined,
-      ),
-    )
+    .where(pageConditions(participants, shape))
     .orderBy(asc(participants.role), asc(participants.joinedAt), asc(participants.id))
     .limit(sql.placeholder('limit'))
-    .prepare(`participants_page_${shape.role ? 'role_' : ''}${group ?? 'all'}${shape.cursor ? '_after' : ''}`);
+    .prepare(pageName(shape));
 }
+
+/** A page of participants as asked (Space.participants): its statement's shape and parameters. */
+export interface PageRequest {
+  first: number;
+  after: string | null | undefined;
+  role: Role | null | undefined;
+  group: ParticipantGroup | null | undefined;
+}
+
+function pageParameters({ first, after, role, group }: PageRequest) {
+  const cursor = decodeCursor(after, ['role', 'timestamp', 'uuid']);
+  const shape: PageShape = { role: !!role, group: group ?? null, cursor: !!cursor };
+  return {
+    shape,
+    key: pageName(shape),
+    values: { role: role ?? null, afterRole: cursor?.[0] ?? null, afterTime: cursor?.[1] ?? null, afterId: cursor?.[2] ?? null, limit: first + 1 },
+  };
+}
+
+const seatPage = (rows: ParticipantWithUser[], first: number) => toPage(rows, first, (p) => [p.role, p.joinedAt.toISOString(), p.id]);
 
 /** The same order as asked, null for what is missing. */
 function inOrder<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
@@ -103,6 +213,7 @@ export function requireLive(space: SpaceRow): void {
 /** Reads of spaces, participants, invitations and bans: no writes here. */
 export class SpaceReads {
   #reads?: ReturnType<typeof prepareReads>;
+  readonly #rooms = new Map<string, ReturnType<typeof prepareRoom>>();
   readonly #pages = new Map<string, ReturnType<typeof preparePage>>();
 
   constructor(protected readonly db: Database) {}
@@ -115,6 +226,32 @@ export class SpaceReads {
   /** Spaces with their hosts (the space loader): one statement. */
   async withHostsByIds(ids: readonly string[]): Promise<(SpaceWithHost | null)[]> {
     return inOrder(await this.#prepared.spacesWithHost.execute({ ids: uuidArray(ids) }), ids);
+  }
+
+  /**
+   * A space with its host, counts, stage, the viewer's seat and the page asked for (if any), in
+   * one statement; null when there is no such space. Given a malformed cursor, it reads no page.
+   */
+  async room(spaceId: string, viewerId: string | null, pageRequest: PageRequest | null): Promise<Room | null> {
+    let request: ReturnType<typeof pageParameters> | null = null;
+    try {
+      request = pageRequest ? pageParameters(pageRequest) : null;
+    } catch {
+      pageRequest = null; // a malformed cursor: left to Space.participants, which reports it
+    }
+    const name = request?.key ?? '';
+    let room = this.#rooms.get(name);
+    if (!room) this.#rooms.set(name, (room = prepareRoom(this.db, request?.shape ?? null)));
+    const [row] = await room.statement.execute({ spaceId, viewerId, ...request?.values });
+    if (!row) return null;
+    const { participantCount, listenerCount, stage, viewerSeat, page, ...space } = row;
+    return {
+      space,
+      counts: { participants: participantCount, listeners: listenerCount },
+      stage: stage.map(room.seat),
+      viewerSeat: viewerSeat ? room.seat(viewerSeat) : null,
+      page: page && pageRequest ? seatPage(page.map(room.seat), pageRequest.first) : null,
+    };
   }
 
   /** Participants with their users (the participant loader): one statement. */
@@ -205,20 +342,10 @@ export class SpaceReads {
     role: Role | null | undefined,
     group: ParticipantGroup | null | undefined = null,
   ) {
-    const cursor = decodeCursor(after, ['role', 'timestamp', 'uuid']);
-    const shape: PageShape = { role: !!role, group: group ?? null, cursor: !!cursor };
-    const key = `${shape.role}|${shape.group}|${shape.cursor}`;
+    const { shape, key, values } = pageParameters({ first, after, role, group });
     let page = this.#pages.get(key);
     if (!page) this.#pages.set(key, (page = preparePage(this.#prepared, shape)));
-    const rows: ParticipantWithUser[] = await page.execute({
-      spaceId,
-      role: role ?? null,
-      afterRole: cursor?.[0] ?? null,
-      afterTime: cursor?.[1] ?? null,
-      afterId: cursor?.[2] ?? null,
-      limit: first + 1,
-    });
-    return toPage(rows, first, (p) => [p.role, p.joinedAt.toISOString(), p.id]);
+    return seatPage(await page.execute({ spaceId, ...values }), first);
   }
 
   /** LIVE spaces, most participants first. */
