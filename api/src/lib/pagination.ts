@@ -64,15 +64,21 @@ export const emptyPage = <T = never>(): Page<T> => ({
 });
 
 /** rows: fetched with limit first+1, so one extra row tells whether a next page exists. */
+/** An edge whose cursor is made when read: most clients ask only for pageInfo.endCursor. */
+class Edge<T> {
+  constructor(
+    readonly node: T,
+    private readonly cursorOf: (row: T) => (string | number)[],
+  ) {}
+  get cursor(): string {
+    return encodeCursor(this.cursorOf(this.node));
+  }
+}
+
 export function toPage<T>(rows: T[], first: number, cursorOf: (row: T) => (string | number)[]): Page<T> {
   const page = rows.slice(0, first);
-  // An edge's cursor is made when read: most clients ask only for pageInfo.endCursor.
-  const edges = page.map((node) => ({
-    node,
-    get cursor() {
-      return encodeCursor(cursorOf(node));
-    },
-  }));
+  // A class rather than an object literal with a getter, which V8 makes far more slowly.
+  const edges = page.map((node) => new Edge(node, cursorOf));
   const last = page.at(-1);
   return {
     edges,

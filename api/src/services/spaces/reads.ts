@@ -73,7 +73,14 @@ const isColumn = (value: Column | Record<string, Column>): value is Column => 'g
  * group): half the bytes of an object with keys, and faster to parse.
  */
 function jsonRow(columns: Columns): SQL {
-  const values = Object.values(columns).map((value) => (isColumn(value) ? sql`${value}` : jsonRow(value)));
+  const values = Object.values(columns).map((value) =>
+    !isColumn(value)
+      ? jsonRow(value)
+      : // Timestamps as epoch milliseconds: a Date is made from a number far faster than parsed from text.
+        value.dataType === 'object date'
+        ? sql`floor(extract(epoch from ${value}) * 1000)`
+        : sql`${value}`,
+  );
   return sql`json_build_array(${sql.join(values, sql`, `)})`;
 }
 
@@ -83,7 +90,7 @@ function fromJsonRow<T>(columns: Columns): (values: unknown[]) => T {
     key,
     decode: isColumn(value)
       ? value.dataType === 'object date'
-        ? (v: unknown) => (v === null ? null : new Date(v as string))
+        ? (v: unknown) => new Date(v as number)
         : null
       : fromJsonRow<unknown>(value),
   }));
