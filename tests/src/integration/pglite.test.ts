@@ -49,8 +49,17 @@ describe('embedded PGlite', () => {
     ).data.createSpace;
     expect(space.state).toBe('LIVE');
     await gql(`mutation($s: ID!) { joinSpace(spaceId: $s) { id } }`, { s: space.id }, b.token);
-    const view = await gql(`query($s: ID!) { space(id: $s) { participantCount listenerCount host { followerCount } } }`, { s: space.id });
-    expect(view.data.space).toEqual({ participantCount: 2, listenerCount: 1, host: { followerCount: 1 } });
+    // Opening the space: one statement with its seats as JSON (api/src/services/spaces/reads.ts room), on PGlite too.
+    const room = `stage { role user { handle } joinedAt } audience: participants(first: 5, group: AUDIENCE) { edges { node { user { handle } joinedAt } } }`;
+    const view = await gql(`query($s: ID!) { space(id: $s) { participantCount listenerCount host { followerCount } ${room} } }`, { s: space.id });
+    const { stage, audience, ...counts } = view.data.space;
+    expect(counts).toEqual({ participantCount: 2, listenerCount: 1, host: { followerCount: 1 } });
+    expect(stage.map((s: { role: string; user: { handle: string } }) => [s.role, s.user.handle])).toEqual([['HOST', 'pg_host']]);
+    expect(audience.edges.map((e: { node: { user: { handle: string } } }) => e.node.user.handle)).toEqual(['pg_fan']);
+    // The same seats as read one by one (node: the loaders' statements): joinedAt to the millisecond.
+    const seats = await gql(`query($s: ID!) { node(id: $s) { ... on Space { ${room} } } }`, { s: space.id });
+    expect(seats.data.node).toEqual({ stage, audience });
+    expect(Date.parse(stage[0].joinedAt)).toBeGreaterThan(Date.now() - 60_000);
 
     // Reopen the folder: migrations find nothing to do, the data is there.
     await app.stop();

@@ -76,9 +76,11 @@ function jsonRow(columns: Columns): SQL {
   const values = Object.values(columns).map((value) =>
     !isColumn(value)
       ? jsonRow(value)
-      : // Timestamps as epoch milliseconds: a Date is made from a number far faster than parsed from text.
+      : // Timestamps as epoch milliseconds: a Date is made from a number far faster than parsed from
+        // text. Truncated to milliseconds first, as a Date holds them; exact whether extract gives
+        // numeric (PostgreSQL 14+) or double precision.
         value.dataType === 'object date'
-        ? sql`floor(extract(epoch from ${value}) * 1000)`
+        ? sql`(extract(epoch from date_trunc('milliseconds', ${value})) * 1000)::bigint`
         : sql`${value}`,
   );
   return sql`json_build_array(${sql.join(values, sql`, `)})`;
