@@ -241,7 +241,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     graphiql: { title: 'Spaces API', subscriptionsProtocol: 'WS' },
     // GraphiQL from the installed package, not a CDN, under a strict CSP (graphiql.ts).
     renderGraphiQL: graphiql.render,
-    cors: { origin: '*', credentials: false, allowedHeaders: ['content-type', 'authorization'] },
+    // Third-party web apps call with bearer tokens (never cookies) and may name themselves.
+    cors: { origin: '*', credentials: false, allowedHeaders: ['content-type', 'authorization', 'graphql-client-name', 'graphql-client-version'] },
     // The body's size is bounded before yoga sees it: POST needs a Content-Length (411 below) and
     // useLimits refuses one over MAX_BODY_BYTES (413); node's parser reads exactly that many bytes.
     // yoga's own limit would pipe every body through a TransformStream and rebuild the Request

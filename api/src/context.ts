@@ -79,8 +79,8 @@ export interface Context {
   /** The client's address as limits key it (lib/client-address.ts): the peer, or per TRUST_PROXY. */
   clientKey: string;
   loaders: Loaders;
-  /** Queue a Set-Cookie for the HTTP response (no-op over WebSocket). */
-  setSessionCookie(token: string | null): void;
+  /** Queue a Set-Cookie for the HTTP response (no-op over WebSocket); its Max-Age is the session TTL unless given. */
+  setSessionCookie(token: string | null, maxAgeSeconds?: number): void;
 }
 
 /**
@@ -142,8 +142,8 @@ export const createSharedLoaders = (services: Services) => new SharedLoaders(ser
  * Per-request batching: one query per kind of look-up, whatever the query's shape. These stay
  * hand-written rather than the dataloader plugin's (which caches per context object): the
  * viewer-independent ones are shared by every subscriber of one event (SharedLoaders by payload,
- * schema/space-event.ts), and Query.space starts several of them before their fields run
- * (prefetchRoom) so that opening a space is one round trip; mutations clear or prime them. `shared`
+ * schema/space-event.ts), and Query.space primes several of them from one statement before their
+ * fields run (Loaders.room); mutations clear or prime them. `shared`
  * lets the viewer-independent loaders be shared (one delivered event, many subscribers).
  */
 export class Loaders {
@@ -275,7 +275,7 @@ export function buildContext(
   services: Services,
   auth: Viewer | null,
   clientKey: string,
-  setSessionCookie: (token: string | null) => void = () => {},
+  setSessionCookie: Context['setSessionCookie'] = () => {},
 ): Context {
   const viewer = auth?.user ?? null;
   return {

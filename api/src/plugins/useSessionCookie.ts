@@ -12,9 +12,9 @@ export function useSessionCookie(options: { secure: boolean; maxAgeSeconds: numb
       for (const cookie of pending.get(request) ?? []) response.headers.append('set-cookie', cookie);
     },
   };
-  const setFor = (request: Request) => (token: string | null) => {
+  const setFor = (request: Request) => (token: string | null, maxAgeSeconds = options.maxAgeSeconds) => {
     const list = pending.get(request) ?? [];
-    list.push(sessionCookie(token, options.secure, options.maxAgeSeconds));
+    list.push(sessionCookie(token, options.secure, maxAgeSeconds));
     pending.set(request, list);
   };
   return { plugin, setFor };

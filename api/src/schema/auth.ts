@@ -3,6 +3,7 @@ import type { UserRow } from '../services/accounts.ts';
 import { User } from './user.ts';
 import { conflict } from '../errors.ts';
 import type { Context } from '../context.ts';
+import { GUEST_SESSION_TTL_MS } from '../domain/rules.ts';
 
 const AuthPayload = builder.objectRef<{ token: string; user: UserRow }>('AuthPayload').implement({
   description: 'A new session.',
@@ -75,7 +76,8 @@ builder.mutationFields((t) => ({
       if (ctx.viewer) throw conflict('Already signed in: sign out first.');
       await ctx.services.limits.guestSession(ctx.clientKey);
       const result = await ctx.services.accounts.startGuest();
-      ctx.setSessionCookie(result.token);
+      // The cookie lives as long as the guest session, not a signed-in one's 30 days.
+      ctx.setSessionCookie(result.token, GUEST_SESSION_TTL_MS / 1000);
       return result;
     },
   }),

@@ -136,6 +136,8 @@ describe('guest sessions', () => {
     expect(user.displayName).toBe('Guest');
     expect(user.handle).toMatch(/^guest_[a-z2-7]{9}$/);
     expect(r.headers.get('set-cookie') ?? '').toMatch(/HttpOnly/i);
+    // The cookie lasts as long as the guest session: a day, not a signed-in session's 30 days.
+    expect(r.headers.get('set-cookie') ?? '').toMatch(/Max-Age=86400\b/);
 
     const me = await t.gql(VIEWER, {}, { token });
     expect(me.data!.viewer).toMatchObject({ id: user.id, isGuest: true, displayName: 'Guest' });

@@ -2,8 +2,9 @@
  * The read path of opening a space (issue 13, "Performance"; tests/bench/read.ts measures it):
  * the web's SpaceRoom query answers from a fixed, small number of SQL statements, whatever the
  * number of people in the space (users come with their seats, not in batches of their own), and
- * no statement reads a password hash. The space's nested reads start with the space itself
- * (schema/space.ts prefetchRoom); bad arguments there still answer with coded errors.
+ * no statement reads a password hash. The space's nested reads come with the space itself, in
+ * one statement (schema/space.ts roomReads, SpaceReads.room) that reads what the loaders read
+ * one by one; bad arguments there still answer with coded errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, startTestApp, type TestApp } from '../support/app.ts';

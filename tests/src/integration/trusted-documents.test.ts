@@ -127,6 +127,22 @@ describe('over HTTP', () => {
     expect(codesOf(empty)).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('lets a third-party web app name itself in a cross-origin request (CORS preflight)', async () => {
+    const preflight = await fetch(`${base}/graphql`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://bot.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,graphql-client-name,graphql-client-version',
+      },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(['authorization', 'content-type', 'graphql-client-name', 'graphql-client-version']));
+    // Bearer tokens only: no cookies cross origins.
+    expect(preflight.headers.get('access-control-allow-credentials')).not.toBe('true');
+  });
+
   it("still applies the cost limit to a third party's expensive full document", async () => {
     const r = await post({ query: EXPENSIVE }, {}, host.token);
     expect(r.data ?? null).toBeNull();
