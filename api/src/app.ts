@@ -272,7 +272,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
 
   const web = options.serveWeb === false ? null : await serveWeb();
   const mediaHttp = mediaHandler(services, config.publicOrigins);
-  const oauthHttp = oauthHandler(services, config.publicOrigins);
+  const oauthHttp = oauthHandler(services, config.publicOrigins, keyOfRequest);
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/graphql' || path?.startsWith('/graphql/')) {

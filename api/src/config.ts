@@ -117,6 +117,8 @@ export interface Config {
     tokenRequestsPerMinute: number;
     /** Requests per OAuth app, all its users' tokens together (APP_REQUESTS_PER_MINUTE). */
     appRequestsPerMinute: number;
+    /** POST /oauth/token and /oauth/revoke from one client: guessing codes, secrets or refresh tokens. */
+    oauthEndpointPerMinutePerClient: number;
   };
   /**
    * The key that signs fleet photo upload ids (UPLOAD_SECRET). Every instance must share it: by
@@ -143,6 +145,7 @@ export const DEFAULT_RATE_LIMITS: Config['rateLimits'] = {
   fleetPhotosPerHourPerUser: 30,
   tokenRequestsPerMinute: 600,
   appRequestsPerMinute: 6000,
+  oauthEndpointPerMinutePerClient: 60,
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import OAuth2Server from '@node-oauth/oauth2-server';
+import { GraphQLError } from 'graphql';
 import { API_SCOPES } from './domain/rules.ts';
 import type { Services } from './context.ts';
 
@@ -19,7 +20,7 @@ import type { Services } from './context.ts';
  * site can act for nobody), take their credentials from the body or HTTP Basic, and allow any
  * origin without credentials (CORS), so browser apps using PKCE can call them.
  */
-export function oauthHandler(services: Services, publicOrigins: string[]) {
+export function oauthHandler(services: Services, publicOrigins: string[], clientKeyOf: (req: IncomingMessage) => string) {
   const { apps } = services;
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> => {
     if (path === '/.well-known/oauth-authorization-server') {
@@ -36,6 +37,16 @@ export function oauthHandler(services: Services, publicOrigins: string[]) {
     }
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'invalid_request', error_description: 'Use POST.' }, { allow: 'POST, OPTIONS' }), true;
     try {
+      // Codes, client secrets and refresh tokens are long random strings, but a client guessing
+      // them (or flooding the grant's database work) is slowed down all the same, across instances.
+      const retryAfterMs = await refusedFor(() => services.limits.oauthEndpoint(clientKeyOf(req)));
+      if (retryAfterMs !== null) {
+        const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+        return (
+          sendJson(res, 429, { error: 'too_many_requests', error_description: `Too many requests: try again in ${seconds} s.` }, { 'retry-after': String(seconds) }),
+          true
+        );
+      }
       const body = await readForm(req);
       if (body === null)
         return sendJson(res, 400, { error: 'invalid_request', error_description: 'Send application/x-www-form-urlencoded, at most 10 kB.' }), true;
@@ -72,6 +83,17 @@ export function oauthHandler(services: Services, publicOrigins: string[]) {
     // RFC 7009 §2.2: 200 whether or not the token was valid (nothing to learn from the answer).
     await apps.revokeForClient(app.id, body.token);
     sendJson(res, 200, {});
+  }
+}
+
+/** Runs a limit's hit: null when it passes, the wait it asks for when it refuses (RATE_LIMITED). */
+async function refusedFor(hit: () => Promise<void>): Promise<number | null> {
+  try {
+    await hit();
+    return null;
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions.code === 'RATE_LIMITED') return Number(error.extensions.retryAfterMs ?? 1000);
+    throw error;
   }
 }
 

@@ -32,6 +32,7 @@ export class Limits {
   /** Requests per personal access token or OAuth access token, and per OAuth app (all its users). */
   private readonly byToken: Limiter;
   private readonly byApp: Limiter;
+  private readonly oauthEndpointByClient: Limiter;
 
   constructor(
     readonly store: LimiterStore,
@@ -60,6 +61,7 @@ export class Limits {
     };
     this.byToken = store.limiter('token:requests', perMinute(config.tokenRequestsPerMinute));
     this.byApp = store.limiter('app:requests', perMinute(config.appRequestsPerMinute));
+    this.oauthEndpointByClient = store.limiter('oauth:client', perMinute(config.oauthEndpointPerMinutePerClient));
     this.reaction = store.limiter('user:reaction', {
       points: REACTION_RATE.limit,
       durationSeconds: REACTION_RATE.windowMs / 1000,
@@ -116,6 +118,11 @@ export class Limits {
   async tokenRequest(tokenId: string, appId: string | null): Promise<void> {
     await hitNaming(this.byToken, tokenId, 'TOKEN');
     if (appId) await hitNaming(this.byApp, appId, 'APP');
+  }
+
+  /** Counts a POST to /oauth/token or /oauth/revoke from client: RATE_LIMITED (retryAfterMs) past the limit. */
+  async oauthEndpoint(client: string): Promise<void> {
+    await this.oauthEndpointByClient.hit(client);
   }
 
   close(): Promise<void> {

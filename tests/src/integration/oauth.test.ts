@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { oauthCodes } from '@spaces/db';
-import { codes, handle, startTestApp, type TestApp } from '../support/app.ts';
+import { codes, handle, startTestApp, TEST_APP_RATE_LIMITS, type TestApp } from '../support/app.ts';
 import {
   approve,
   AUTHORIZATION_REQUEST,
@@ -386,6 +386,27 @@ describe('codes and clients', () => {
     for (const extra of [{ scope: 'read admin' }, { scope: '' }, { clientId: 'spaces_app_nope' }, { responseType: 'token' }]) {
       const r = await t.gql(AUTHORIZATION_REQUEST, { input: authorizationInput(app, 'read', challenge, extra) }, { token: user.token });
       expect(codes(r), JSON.stringify(extra)).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+});
+
+describe('the token and revocation endpoints are rate limited per client', () => {
+  it('past the limit: 429 with Retry-After, for token and revocation requests alike', async () => {
+    const limited = await startTestApp({ rateLimits: { ...TEST_APP_RATE_LIMITS, oauthEndpointPerMinutePerClient: 3 } });
+    try {
+      const url = await limited.app.start();
+      const guess = { grant_type: 'authorization_code', code: 'guessed', redirect_uri: 'https://bot.example/cb', client_id: 'spaces_app_nope' };
+      for (let i = 0; i < 2; i++) expect((await postForm(url, '/oauth/token', guess)).status).toBe(400);
+      expect((await postForm(url, '/oauth/revoke', { token: 'guessed', client_id: 'spaces_app_nope' })).status).toBe(401);
+      const refused = await fetch(`${url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(guess) });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await refused.json()).toMatchObject({ error: 'too_many_requests' });
+      expect((await postForm(url, '/oauth/revoke', { token: 'guessed', client_id: 'spaces_app_nope' })).status).toBe(429);
+      // The metadata is not counted.
+      expect((await fetch(`${url}/.well-known/oauth-authorization-server`)).status).toBe(200);
+    } finally {
+      await limited.close();
     }
   });
 });

@@ -38,6 +38,7 @@ export const TEST_APP_RATE_LIMITS = {
   requestToSpeakPerMinutePerUser: 10_000,
   joinLeavePerMinutePerUser: 10_000,
   followPerMinutePerUser: 10_000,
+  oauthEndpointPerMinutePerClient: 10_000,
 };
 
 export async function startTestApp(options: Parameters<typeof buildApp>[0] = {}): Promise<TestApp> {
