@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
@@ -18,7 +18,7 @@ import { Mixer } from './services/mixer/mixer.ts';
 import { createInProcessBus, createPostgresBus, type EventBus } from './pubsub.ts';
 import { memoryLimiterStore, postgresLimiterStore } from './lib/rate-limit.ts';
 import { Limits } from './services/limits.ts';
-import { clientKeyOf, compileTrust } from './lib/client-address.ts';
+import { clientKeyOf, compileTrust, isInternalClient } from './lib/client-address.ts';
 import { capSocketsPerClient } from './lib/socket-cap.ts';
 import { IceServers } from './services/ice.ts';
 import { Profiles } from './services/profiles.ts';
@@ -108,6 +108,13 @@ export interface App {
   start(): Promise<string>;
   stop(): Promise<void>;
   url: string | null;
+}
+
+/** Whether an Authorization header carries this bearer token (compared in constant time); false without one. */
+function bearerMatches(header: string | undefined, token: string | undefined): boolean {
+  if (!token || !header?.startsWith('Bearer ')) return false;
+  const given = createHash('sha256').update(header.slice(7)).digest();
+  return timingSafeEqual(given, createHash('sha256').update(token).digest());
 }
 
 function maskError(error: unknown, message: string): GraphQLError {
@@ -306,6 +313,12 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     // docs/api.md for third-party developers: docs-http.ts.
     if (path === '/docs/api') return docsHandler(req, res);
     if (path === '/metrics') {
+      // Operational figures are not for everyone: the machine and private networks (Prometheus),
+      // or anyone with METRICS_TOKEN.
+      if (!isInternalClient(req, config.trustProxy) && !bearerMatches(req.headers.authorization, config.metricsToken)) {
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+        return res.end('/metrics answers on loopback and private networks, or with Authorization: Bearer <METRICS_TOKEN>.\n');
+      }
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       return res.end(await metrics.registry.metrics());
     }

@@ -79,6 +79,11 @@ export interface Config {
   /** Open WebSockets one client address may hold on one instance (MAX_SOCKETS_PER_CLIENT). */
   maxSocketsPerClient: number;
   /**
+   * A bearer token that opens /metrics from anywhere (METRICS_TOKEN); without it, /metrics answers
+   * only clients on loopback or private networks (lib/client-address.ts isInternalClient).
+   */
+  metricsToken?: string;
+  /**
    * Where uploaded media (avatars) is kept: a folder (MEDIA_DIR, default `.data/media` at the
    * repository root), or an S3-compatible bucket when MEDIA_S3_BUCKET is set (services/media-storage.ts).
    */
@@ -171,6 +176,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     ice: iceFromEnv(env),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     maxSocketsPerClient: maxSockets(env.MAX_SOCKETS_PER_CLIENT),
+    metricsToken: metricsToken(env.METRICS_TOKEN),
     mediaDir: env.MEDIA_DIR || undefined,
     mediaS3: mediaS3FromEnv(env),
     rateLimits: {
@@ -180,6 +186,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     },
     uploadSecret: uploadSecret(env),
   };
+}
+
+function metricsToken(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (raw.length < 16) throw new Error('METRICS_TOKEN must be at least 16 characters');
+  return raw;
 }
 
 function uploadSecret(env: NodeJS.ProcessEnv): string {

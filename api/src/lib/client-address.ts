@@ -91,3 +91,22 @@ export function clientKeyOfAddress(address: string | null): string {
 /** The limit key of a request: clientKeyOfAddress(clientAddressOf(req, trust)). */
 export const clientKeyOf = (req: PeerRequest | undefined, trust: TrustFn): string =>
   clientKeyOfAddress(req ? clientAddressOf(req, trust) : null);
+
+/** Address ranges of the machine itself and of private networks (where a Prometheus server scrapes from). */
+const INTERNAL_RANGES = new Set(['loopback', 'private', 'uniqueLocal', 'linkLocal']);
+
+/**
+ * Whether the request comes from this machine or a private network. A request that passed a
+ * proxy the operator did not declare (X-Forwarded-For without TRUST_PROXY) is not: the proxy's
+ * own loopback or private address says nothing of the client behind it.
+ */
+export function isInternalClient(req: PeerRequest, trust: TrustProxy): boolean {
+  if (trust === false && (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined)) return false;
+  const address = clientAddressOf(req, compileTrust(trust));
+  if (!address) return true; // in-process
+  try {
+    return INTERNAL_RANGES.has(ipaddr.process(address).range());
+  } catch {
+    return false;
+  }
+}

@@ -92,3 +92,38 @@ describe('liveness and readiness', () => {
     }
   });
 });
+
+describe('who may read /metrics', () => {
+  const TOKEN = 'metrics-token-for-tests';
+  const get = (url: string, headers: Record<string, string> = {}) => fetch(`${url}/metrics`, { headers });
+
+  it('loopback and private networks without a token; a proxied or public client only with METRICS_TOKEN', async () => {
+    // Without TRUST_PROXY: a direct loopback client may; a request that came through a proxy may not.
+    const open = await startTestApp({ metricsToken: TOKEN });
+    try {
+      const url = await open.app.start();
+      expect((await get(url)).status).toBe(200);
+      const proxied = await get(url, { 'x-forwarded-for': '10.1.2.3' });
+      expect(proxied.status).toBe(403);
+      expect(await proxied.text()).toMatch(/METRICS_TOKEN/);
+      expect((await get(url, { forwarded: 'for=10.1.2.3' })).status).toBe(403);
+      expect((await get(url, { 'x-forwarded-for': '203.0.113.9', authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+      expect((await get(url, { 'x-forwarded-for': '203.0.113.9', authorization: 'Bearer wrong-token-of-same-len' })).status).toBe(403);
+    } finally {
+      await open.close();
+    }
+    // Behind a declared proxy: the client it vouches for decides.
+    const proxiedApp = await startTestApp({ trustProxy: { addresses: ['loopback'] } });
+    try {
+      const url = await proxiedApp.app.start();
+      expect((await get(url, { 'x-forwarded-for': '10.1.2.3' })).status).toBe(200);
+      expect((await get(url, { 'x-forwarded-for': '192.168.7.7' })).status).toBe(200);
+      expect((await get(url, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(403);
+      expect((await get(url, { 'x-forwarded-for': '2001:db8::1' })).status).toBe(403);
+      // No token configured: a bearer opens nothing.
+      expect((await get(url, { 'x-forwarded-for': '203.0.113.9', authorization: 'Bearer anything-at-all-here' })).status).toBe(403);
+    } finally {
+      await proxiedApp.close();
+    }
+  });
+});
