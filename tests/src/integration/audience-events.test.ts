@@ -289,9 +289,12 @@ describe('targeted events', () => {
     t.app.services.spaces.dispatcher.publish(internal(s), { kind: 'AUDIO_RECONNECT', userIds: [internal(a!.id)] });
     await must(t, Q.react, { s, e: '🔥' }, host);
     for (const sub of [subA, subB, anonymous]) await sub!.waitFor((e: any) => e.kind === 'REACTION' && e.emoji === '🔥');
-    expect(subA!.events.map((e) => e.kind)).toEqual(['REACTION', 'AUDIO_RECONNECT', 'REACTION']);
-    expect(subB!.events.map((e) => e.kind)).toEqual(['REACTION', 'REACTION']);
-    expect(anonymous!.events.map((e) => e.kind)).toEqual(['REACTION', 'REACTION']);
+    // The joins' own events may still be on their way when the subscriptions start (a loaded
+    // machine): they are not what this test is about.
+    const kinds = (sub: typeof subA) => sub!.events.map((e) => e.kind).filter((kind) => kind !== 'PARTICIPANT_JOINED');
+    expect(kinds(subA)).toEqual(['REACTION', 'AUDIO_RECONNECT', 'REACTION']);
+    expect(kinds(subB)).toEqual(['REACTION', 'REACTION']);
+    expect(kinds(anonymous)).toEqual(['REACTION', 'REACTION']);
     expect([subA, subB, anonymous].flatMap((sub) => sub!.errors)).toEqual([]);
     await Promise.all(clients.map((c) => c.dispose()));
   });
