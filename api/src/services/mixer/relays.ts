@@ -109,8 +109,10 @@ export class AudienceRelays {
         row = await this.#create(space.id, edge);
         done.push(`created a relay on "${edgeName}"`);
       }
-      if (mix && room !== null && forwarders && (row.forwarder === null || !forwarders.has(row.forwarder))) {
-        const forwarder = await mix.control!.rtpForward({
+      // The mix may have gone down since this run began (a Janus restart): then the next run forwards.
+      const control = mix?.control;
+      if (mix && control && room !== null && forwarders && (row.forwarder === null || !forwarders.has(row.forwarder))) {
+        const forwarder = await control.rtpForward({
           room,
           host: edge.rtpHost,
           port: row.port,
@@ -201,9 +203,12 @@ export class AudienceRelays {
     await this.db.delete(audienceRelays).where(and(eq(audienceRelays.spaceId, row.spaceId), eq(audienceRelays.instance, row.instance)));
   }
 
-  async #forwarders(mix: JanusInstance, room: number): Promise<Set<number>> {
+  /** The room's forwards; null when the mix is down (it went down after this run began). */
+  async #forwarders(mix: JanusInstance, room: number): Promise<Set<number> | null> {
+    const control = mix.control;
+    if (!control) return null;
     try {
-      return new Set((await mix.control!.listForwarders(room, { secret: mix.roomSecret(room) })).map((f) => f.stream_id));
+      return new Set((await control.listForwarders(room, { secret: mix.roomSecret(room) })).map((f) => f.stream_id));
     } catch (error) {
       // The room is being recreated by the reconciler: nothing is forwarded from it yet.
       if (error instanceof JanusError && error.kind === 'no-such-room') return new Set();
