@@ -959,6 +959,9 @@ describe('convergence of who is heard at the mixer (randomized, seeded)', () => 
       const started = performance.now();
       proxy.setFaults({ dropRate: DROP_RATE, delayMs: FAULT_DELAY_MS, kinds: FAULT_KINDS });
       await runOps(w, ops, 50);
+      // A plan with few mute/unmute/kick requests can draw no drop at all (0.7^11 ≈ 2 % for 11):
+      // more steps, without removals, until the proxy has dropped one, so the repair is exercised.
+      for (let more = 0; proxy.stats.dropped === 0 && more < 5; more++) await runOps(w, planOps(w.rng, 30, 0, 0.75), 50);
       const opsMs = Math.round(performance.now() - started);
       const faultStats = JSON.stringify(proxy.stats);
       // Faults stop; the mixer must repair what was lost (a sweep against Janus's own list).
