@@ -1,13 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  getNamedType,
-  isEnumType,
-  isInputObjectType,
-  isListType,
-  isNonNullType,
-  isScalarType,
-  type GraphQLInputType,
-} from 'graphql';
 import { eq } from 'drizzle-orm';
 import { schema } from '@spaces/api';
 import { GUEST_MUTATIONS, GUEST_SUBSCRIPTIONS, GUEST_USE_INSTEAD } from '@spaces/api/rules';
@@ -15,6 +6,7 @@ import { participants, sessions, users as usersTable } from '@spaces/db';
 import { codes, startTestApp, TEST_APP_RATE_LIMITS, type TestApp } from '../support/app.ts';
 import { EVENTS, must, Q, users, type U } from '../support/spaces.ts';
 import { subscribe, wsClient } from '../support/ws.ts';
+import { rootFieldCall } from '../support/field-calls.ts';
 
 /**
  * Signed-out listening: guest accounts (startGuestSession) are listeners and nothing more, and
@@ -96,36 +88,8 @@ const DECIDED_FORBIDDEN = [
 /** Subscriptions a guest may not use, decided on purpose (as DECIDED_FORBIDDEN). */
 const DECIDED_FORBIDDEN_SUBSCRIPTIONS = ['fleetsBar', 'notifications', 'spacesBar'];
 
-/** A value of `type` that passes argument coercion (the guest check runs before any resolver). */
-function sample(type: GraphQLInputType, spaceId: string): unknown {
-  if (isNonNullType(type)) return sample(type.ofType, spaceId);
-  if (isListType(type)) return [sample(type.ofType, spaceId)];
-  const named = getNamedType(type);
-  if (isEnumType(named)) return named.getValues()[0]!.name; // variables take enum names (ApiScope values are scope strings)
-  if (isInputObjectType(named))
-    return Object.fromEntries(Object.values(named.getFields()).map((f) => [f.name, sample(f.type, spaceId)]));
-  if (isScalarType(named)) {
-    if (named.name === 'ID') return spaceId;
-    if (named.name === 'Int') return 1;
-    if (named.name === 'Float') return 1;
-    if (named.name === 'Boolean') return true;
-    if (named.name === 'DateTime') return new Date(Date.now() + 86_400_000).toISOString();
-    return 'x';
-  }
-  throw new Error(`no sample for ${String(type)}`);
-}
-
-/** `mutation($a: T!, …) { field(a: $a, …) <selection> }` for one Mutation field, with variables. */
-function callOf(fieldName: string, spaceId: string) {
-  const field = schema.getMutationType()!.getFields()[fieldName]!;
-  const vars = field.args.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
-  const args = field.args.map((a) => `${a.name}: $${a.name}`).join(', ');
-  const named = getNamedType(field.type);
-  const selection = 'getFields' in named ? ' { __typename }' : '';
-  const query = `mutation${vars ? `(${vars})` : ''} { ${fieldName}${args ? `(${args})` : ''}${selection} }`;
-  const variables = Object.fromEntries(field.args.map((a) => [a.name, sample(a.type, spaceId)]));
-  return { query, variables };
-}
+/** A call of one Mutation field (the guest check runs before any resolver: any id will do). */
+const callOf = (fieldName: string, spaceId: string) => rootFieldCall('mutation', schema.getMutationType()!, fieldName, spaceId);
 
 describe('guest sessions', () => {
   it('start signed out: a guest account with its session, cookie and 24-hour expiry', async () => {

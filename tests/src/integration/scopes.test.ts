@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  getNamedType,
-  isEnumType,
-  isInputObjectType,
-  isListType,
-  isNonNullType,
-  isScalarType,
-  type GraphQLInputType,
-  type GraphQLObjectType,
-} from 'graphql';
+import type { GraphQLObjectType } from 'graphql';
 import { schema } from '@spaces/api';
 import { API_SCOPES, MEDIA_UPLOAD_SCOPES, ROOT_FIELD_RULES, type ApiScope, type RootType } from '@spaces/api/rules';
 import { codes, handle, startTestApp, type GqlResult, type TestApp } from '../support/app.ts';
 import { personalToken } from '../support/oauth.ts';
 import { subscribe, wsClient } from '../support/ws.ts';
+import { rootFieldCall } from '../support/field-calls.ts';
 
 /**
  * The scope matrix, driven by the rules table (domain/rules.ts ROOT_FIELD_RULES) and the served
@@ -48,33 +40,8 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-/** A value of `type` that passes argument coercion (the scope check runs before any resolver). */
-function sample(type: GraphQLInputType): unknown {
-  if (isNonNullType(type)) return sample(type.ofType);
-  if (isListType(type)) return [sample(type.ofType)];
-  const named = getNamedType(type);
-  if (isEnumType(named)) return named.getValues()[0]!.name;
-  if (isInputObjectType(named)) return Object.fromEntries(Object.values(named.getFields()).map((f) => [f.name, sample(f.type)]));
-  if (isScalarType(named)) {
-    if (named.name === 'ID') return spaceId;
-    if (named.name === 'Int' || named.name === 'Float') return 1;
-    if (named.name === 'Boolean') return true;
-    if (named.name === 'DateTime') return new Date(Date.now() + 86_400_000).toISOString();
-    return 'x';
-  }
-  throw new Error(`no sample for ${String(type)}`);
-}
-
-function callOf(root: (typeof ROOTS)[number], fieldName: string) {
-  const field = root.object.getFields()[fieldName]!;
-  const vars = field.args.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
-  const args = field.args.map((a) => `${a.name}: $${a.name}`).join(', ');
-  const named = getNamedType(field.type);
-  const selection = 'getFields' in named ? ' { __typename }' : '';
-  const query = `${root.keyword}${vars ? `(${vars})` : ''} { ${fieldName}${args ? `(${args})` : ''}${selection} }`;
-  const variables = Object.fromEntries(field.args.map((a) => [a.name, sample(a.type)]));
-  return { query, variables };
-}
+// The scope check runs before any resolver: any id will do.
+const callOf = (root: (typeof ROOTS)[number], fieldName: string) => rootFieldCall(root.keyword, root.object, fieldName, spaceId);
 
 /** The scope the refusal named, or null when the call got past the scope check. */
 const refusedFor = (r: GqlResult) => {
