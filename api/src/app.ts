@@ -315,7 +315,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     if (path === '/metrics') {
       // Operational figures are not for everyone: the machine and private networks (Prometheus),
       // or anyone with METRICS_TOKEN.
-      if (!isInternalClient(req, config.trustProxy) && !bearerMatches(req.headers.authorization, config.metricsToken)) {
+      if (!isInternalClient(req, trust, config.trustProxy !== false) && !bearerMatches(req.headers.authorization, config.metricsToken)) {
         res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
         return res.end('/metrics answers on loopback and private networks, or with Authorization: Bearer <METRICS_TOKEN>.\n');
       }

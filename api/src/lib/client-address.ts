@@ -100,9 +100,9 @@ const INTERNAL_RANGES = new Set(['loopback', 'private', 'uniqueLocal', 'linkLoca
  * proxy the operator did not declare (X-Forwarded-For without TRUST_PROXY) is not: the proxy's
  * own loopback or private address says nothing of the client behind it.
  */
-export function isInternalClient(req: PeerRequest, trust: TrustProxy): boolean {
-  if (trust === false && (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined)) return false;
-  const address = clientAddressOf(req, compileTrust(trust));
+export function isInternalClient(req: PeerRequest, trust: TrustFn, proxiesDeclared: boolean): boolean {
+  if (!proxiesDeclared && (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined)) return false;
+  const address = clientAddressOf(req, trust);
   if (!address) return true; // in-process
   try {
     return INTERNAL_RANGES.has(ipaddr.process(address).range());
