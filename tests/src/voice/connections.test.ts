@@ -137,6 +137,51 @@ describe('drift', () => {
   });
 });
 
+describe('a join during a reconcile run', () => {
+  /**
+   * A reconcile run reads the room from Janus and the participants from the database. A join that
+   * lands between the two (its connection recorded, then joined) is someone's connection, whichever
+   * instance runs the reconcile: it must not be kicked as no one's. Here the join is made to land
+   * inside the run, on the instance that joins and on another one.
+   */
+  it.each([
+    ['the instance that joins', false],
+    ['another instance', true],
+  ])('leaves a connection joined mid-run in the room (reconciled by %s)', async (_, onOther) => {
+    const reconciling = onOther ? await anotherApp({ mixers: [mixerOf(janus)], mixerSweepMs: 60_000 }) : t.app;
+    if (onOther) await reconciling.start();
+    const [host, guest] = await users(t, 2, onOther ? 'jo' : 'js');
+    const s = await liveSpace(host!);
+    await must(t, Q.join, { s }, guest);
+    await t.gql(CONNECT, { s, o: fakeOffer() }, { token: host!.token });
+    const [space] = await reconciling.services.spaces.byIds([raw(s)]);
+    const control = reconciling.services.mixer.roomOf(space!)!.instance.control!;
+
+    // The next listing of any room first waits for the guest's join to finish.
+    const list = control.listParticipants.bind(control);
+    let joined!: Promise<unknown>;
+    control.listParticipants = async (room) => {
+      control.listParticipants = list;
+      joined = t.gql(CONNECT, { s, o: fakeOffer() }, { token: guest!.token });
+      await joined;
+      return list(room);
+    };
+    await reconciling.services.mixer.reconciler.settled(raw(s));
+    expect(control.listParticipants).toBe(list); // the join did land inside a run
+    expect(((await joined) as { errors?: unknown }).errors).toBeUndefined();
+    await reconciling.services.mixer.reconciler.settled(raw(s));
+    await t.app.services.mixer.reconciler.settled(raw(s));
+
+    // Still in the room, under the id its record holds, with its audio held.
+    const [row] = await t.app.services.spaces.presentParticipants([{ spaceId: raw(s), userId: raw(guest!.id) }]);
+    expect(row!.mixerParticipantId).not.toBeNull();
+    const room = (await inspectRoom(t.app, raw(s)))!.participants.filter((p) => p.display === row!.id);
+    expect(room.map((p) => p.id)).toEqual([row!.mixerParticipantId]);
+    expect(t.app.services.mixer.held().get(row!.id)).toBe(row!.mixerParticipantId);
+    if (onOther) await extra.pop()!.close();
+  });
+});
+
 describe('host presence', () => {
   it('a host who left stays away when their old audio reports media again', async () => {
     const [host] = await users(t, 1, 'ch');

@@ -279,12 +279,26 @@ export class Reconciler {
       return;
     }
     const room = space.mixerRoom;
+    const instance = this.owner.instance(space.mixerInstance);
+    // What is observed is read before what is wanted. A join records its connection before it
+    // joins (and before this instance holds it), so anything listed or held here is already in
+    // the rows read below: reading the rows first, a join landing in between was kicked as no
+    // one's, and its handle released as replaced.
+    const allHeld = this.owner.held(spaceId);
+    let observed: AudioBridgeParticipant[] = [];
+    if (space.state === 'LIVE' && instance) {
+      try {
+        observed = await instance.control!.listParticipants(room);
+      } catch (error) {
+        if (!(error instanceof JanusError && error.kind === 'no-such-room')) throw error;
+        await this.owner.createRoom(instance, room);
+        count('created the missing room');
+      }
+    }
     const connected = await this.db
       .select()
       .from(participants)
       .where(and(eq(participants.spaceId, spaceId), isNotNull(participants.mixerParticipantId)));
-    const allHeld = this.owner.held(spaceId);
-    const instance = this.owner.instance(space.mixerInstance);
     // The room holds stage seats; audience connections are viewers of the relays.
     const rows = connected.filter((r) => r.audioTier !== 'AUDIENCE');
     const held = allHeld.filter((c) => c.tier === 'STAGE');
@@ -315,19 +329,15 @@ export class Reconciler {
     }
     if (!instance) return; // down: its loss was recorded; restored when it is back
 
-    let observed: AudioBridgeParticipant[];
-    try {
-      observed = await instance.control!.listParticipants(room);
-    } catch (error) {
-      if (!(error instanceof JanusError && error.kind === 'no-such-room')) throw error;
-      await this.owner.createRoom(instance, room);
-      count('created the missing room');
-      observed = [];
-    }
-
     const expected = new Map(rows.filter((r) => r.leftAt === null).map((r) => [r.mixerParticipantId!, r]));
     const secret = instance.roomSecret(room);
-    const retiring = new Set(held.filter((c) => c.retiring).map((c) => c.mixerId));
+    // Retired since the listing too: replaced while this run read the rows.
+    const retiring = new Set(
+      this.owner
+        .held(spaceId)
+        .filter((c) => c.tier === 'STAGE' && c.retiring)
+        .map((c) => c.mixerId),
+    );
     for (const p of observed) {
       const row = expected.get(p.id);
       if (!row && retiring.has(p.id)) {
