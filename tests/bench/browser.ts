@@ -247,8 +247,10 @@ async function tierOf(page: Person['page'], spaceId: string): Promise<string | n
 const NO_AUDIENCE_TIER = `(() => {
   const original = window.fetch.bind(window);
   window.fetch = (input, init) => {
-    const body = init && typeof init.body === 'string' ? init.body : '';
-    if (body.includes('listenAudio(')) {
+    // The PWA sends trusted documents by hash: the operation is known by its name.
+    let request = {};
+    try { request = init && typeof init.body === 'string' ? JSON.parse(init.body) : {}; } catch {}
+    if (request.operationName === 'ListenAudio' || String(request.query || '').includes('listenAudio(')) {
       const errors = [{ message: 'Cannot query field "listenAudio" on type "Mutation".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }];
       return Promise.resolve(new Response(JSON.stringify({ errors }), { status: 200, headers: { 'content-type': 'application/json' } }));
     }
@@ -304,6 +306,9 @@ async function measureJoin(listener: Person, spaceUrl: string, tier: JoinTier, r
     result.ops = answered;
     result.sent = sent;
     result.tier = await tierOf(page, spaceId).catch(() => null);
+    // A run on the other tier would compare nothing: it counts as a failure, not a figure.
+    const wanted = tier === 'audience' ? 'AUDIENCE' : 'STAGE';
+    if (result.tier !== wanted) throw new Error(`listened on ${result.tier ?? 'no tier'}, not ${wanted}`);
     into.push(result);
     log(
       `join ${run} (${tier}, API says ${result.tier}): pc ${fmt(result.pcMs, 0)} ms, first packet ${fmt(result.packetMs, 0)} ms, ` +
