@@ -1,23 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJanus, type RunningJanus } from '@spaces/janus';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../support/app.ts';
 import {
-  closeAll,
   countMicRequests,
   inboundAudio,
-  launchPerson,
   micRequests,
   pageGraphQL,
   peerSummaries,
   receivedLoudness,
   signUpWithForm,
   watchAudioGaps,
-  writeVoiceWav,
   type Person,
 } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * The audience tier (issue 10) end to end in headless Chromium, with real Janus and real audio.
@@ -33,10 +27,13 @@ import {
  * the API says STAGE. The new speaker unmutes and the other listener (still on the audience tier)
  * hears them. They leave the stage again: back on the audience tier, microphone stopped.
  */
-let janus: RunningJanus | undefined;
-let t: TestApp | undefined;
+const suite = browserSuite({
+  name: 'audience-browser',
+  voice: true,
+  // Lee talks once on stage: a microphone that talks without pause (the default beep is too short to measure).
+  people: { host: { talks: true }, lee: { talks: true }, mo: {} },
+});
 let base = '';
-let workDir = '';
 let host: Person | undefined;
 let lee: Person | undefined;
 let mo: Person | undefined;
@@ -60,36 +57,14 @@ async function openPeers(person: Person) {
 }
 
 beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'spaces-audience-browser-'));
-  janus = await startJanus({ ice: { enforceList: 'spaces0' } });
-  t = await startTestApp({
-    serveWeb: true,
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
-  });
-  base = await t.app.start();
-  const voice = writeVoiceWav(path.join(workDir, 'voice.wav'));
-  const launched = await Promise.allSettled([
-    launchPerson('host', { fakeAudioFile: voice }),
-    // Lee talks once on stage: a microphone that talks without pause (the default beep is too short to measure).
-    launchPerson('lee', { fakeAudioFile: voice }),
-    launchPerson('mo'),
-  ]);
-  [host, lee, mo] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  ({ base } = suite);
+  ({ host, lee, mo } = suite.people);
   for (const person of [lee!, mo!]) await countMicRequests(person.context);
   await Promise.all([
     signUpWithForm(host!.page, base, handles.host, names.host),
     signUpWithForm(lee!.page, base, handles.lee, names.lee),
     signUpWithForm(mo!.page, base, handles.mo, names.mo),
   ]);
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([host, lee, mo]);
-  await t?.close().catch((e) => console.error('[audience-browser] app close failed', e));
-  await janus?.stop().catch((e) => console.error('[audience-browser] janus stop failed', e));
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('the audience tier in the browser', () => {

@@ -1,25 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJanus, type RunningJanus } from '@spaces/janus';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../support/app.ts';
 import {
   appManifest,
-  captureScreen,
-  closeAll,
   describeViolations,
   inboundAudio,
   installabilityErrors,
   isBlocking,
-  launchPerson,
   receivedLoudness,
   signUpWithForm,
-  writeVoiceWav,
-  type AxeViolation,
   type Person,
 } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * The app end to end in headless Chromium, through its UI, with real audio: three people (three
@@ -37,12 +28,9 @@ import {
  * every screen (no serious or critical violations), and screenshots of every screen at phone and
  * desktop widths in tests/artifacts/screenshots/ (gitignored).
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
-
-let janus: RunningJanus | undefined;
-let t: TestApp | undefined;
+const suite = browserSuite({ name: 'browser', voice: true, people: { host: {}, speaker: { talks: true }, listener: {} } });
+const { a11y, screen } = suite;
 let base = '';
-let workDir = '';
 let host: Person | undefined;
 let speaker: Person | undefined;
 let listener: Person | undefined;
@@ -51,44 +39,14 @@ const names = { host: 'Ada Host', speaker: 'Sam Speaker', listener: 'Lee Listene
 const handles = { host: handle('bh'), speaker: handle('bs'), listener: handle('bl') };
 let spaceUrl = '';
 
-/** Every screen's axe findings (asserted together by the last test, so one finding does not hide the rest of the flow). */
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-
-/** Screenshots of what `person` sees at phone and desktop widths, and an axe pass at each. */
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, name)) a11y.push({ screen: name, width, violations });
-}
-
 /** A participant tile's accessible name: its parts in order, commas with any spacing around them. */
 const tile = (...parts: string[]) =>
   new RegExp(`^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s*,\\s*')}(\\s*,|$)`);
 
-beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'spaces-browser-'));
-  janus = await startJanus({ ice: { enforceList: 'spaces0' } });
-  t = await startTestApp({
-    serveWeb: true,
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
-  });
-  base = await t.app.start();
-  const launched = await Promise.allSettled([
-    launchPerson('host'),
-    // The speaker's fake microphone talks without pause (the default beep is too short to count as talking).
-    launchPerson('speaker', { fakeAudioFile: writeVoiceWav(path.join(workDir, 'voice.wav')) }),
-    launchPerson('listener'),
-  ]);
-  // Keep whatever did start, so that afterAll closes it even if another failed.
-  [host, speaker, listener] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([host, speaker, listener]);
-  await t?.close().catch((e) => console.error('[browser] app close failed', e));
-  await janus?.stop().catch((e) => console.error('[browser] janus stop failed', e));
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-}, 60_000);
+beforeAll(() => {
+  ({ base } = suite);
+  ({ host, speaker, listener } = suite.people);
+});
 
 describe('Spaces in the browser', () => {
   it('signs up three people and follows through the profile page', async () => {

@@ -1,22 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
-import {
-  captureScreen,
-  closeAll,
-  describeViolations,
-  isBlocking,
-  launchPerson,
-  pageGraphQL,
-  signUpWithForm,
-  solidPng,
-  type AxeViolation,
-  type Person,
-} from '../support/browser.ts';
+import { handle } from '../support/app.ts';
+import { pageGraphQL, signUpWithForm, solidPng, type Person } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * Fleets in headless Chromium, through the built PWA served by the API (no voice).
@@ -29,11 +15,9 @@ import {
  * notification badge. axe-core on the bar, the composer and the viewer (both sides) at phone and
  * desktop widths; screenshots in tests/artifacts/screenshots/ (gitignored).
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
-
-let t: TestApp | undefined;
+const suite = browserSuite({ name: 'fleets-browser', media: true, people: { ava: {}, finn: {}, sam: {} } });
+const { a11y, screen } = suite;
 let base = '';
-let mediaDir = '';
 let ava: Person | undefined;
 let finn: Person | undefined;
 let sam: Person | undefined;
@@ -43,11 +27,6 @@ const handles = { ava: handle('fa'), finn: handle('ff'), sam: handle('fs') };
 const CAPTION = 'Sunset over the bay';
 const TEXT = 'Who is coming to the jam tonight?';
 const REPLY = 'Count me in!';
-
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, name)) a11y.push({ screen: name, width, violations });
-}
 
 /** Pauses the fleets (the Pause toggle): nothing moves on while screenshots and axe run. */
 async function hold(page: Page) {
@@ -66,21 +45,10 @@ async function follow(page: Page, h: string) {
   expect(r.errors).toBeUndefined();
 }
 
-beforeAll(async () => {
-  mediaDir = mkdtempSync(path.join(tmpdir(), 'spaces-fleets-media-'));
-  t = await startTestApp({ serveWeb: true, mediaDir });
-  base = await t.app.start();
-  const launched = await Promise.allSettled([launchPerson('ava'), launchPerson('finn'), launchPerson('sam')]);
-  [ava, finn, sam] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([ava, finn, sam]);
-  await t?.close().catch((e) => console.error('[fleets-browser] app close failed', e));
-  if (mediaDir) rmSync(mediaDir, { recursive: true, force: true });
-}, 60_000);
+beforeAll(() => {
+  ({ base } = suite);
+  ({ ava, finn, sam } = suite.people);
+});
 
 describe('fleets in the browser', () => {
   it('Ava posts a photo fleet with a caption and a text fleet only people she follows may reply to', async () => {
@@ -227,10 +195,7 @@ describe('fleets in the browser', () => {
 
   it('has no serious or critical axe violations on the bar, the composer and the viewer, at phone and desktop widths', () => {
     expect(a11y.length).toBeGreaterThanOrEqual(18);
-    const blocking = a11y
-      .map((s) => ({ ...s, violations: s.violations.filter(isBlocking) }))
-      .filter((s) => s.violations.length > 0);
-    expect(blocking.map((s) => `${s.screen} @${s.width}px\n  ${describeViolations(s.violations)}`).join('\n')).toBe('');
+    expect(suite.blockingFindings()).toBe('');
     const problems = [ava, finn, sam].flatMap((p) => p!.problems).filter((p) => !/Failed to load resource.*(400|415|422)/.test(p));
     expect(problems).toEqual([]);
   });

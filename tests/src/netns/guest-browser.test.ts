@@ -1,27 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJanus, type RunningJanus } from '@spaces/janus';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../support/app.ts';
 import {
-  captureScreen,
-  closeAll,
   countMicRequests,
-  describeViolations,
   inboundAudio,
-  isBlocking,
-  launchPerson,
   micRequests,
   pageGraphQL,
   PASSWORD,
   receivedLoudness,
   signUpWithForm,
-  writeVoiceWav,
-  type AxeViolation,
   type Person,
 } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * Signed-out listening and sharing (issue 11) in headless Chromium, with real Janus and real
@@ -35,12 +24,9 @@ import {
  * Chromium without the Web Share API) and, where navigator.share exists, hands the link to it.
  * Screenshots and axe at phone and desktop widths in tests/artifacts/screenshots/.
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
-
-let janus: RunningJanus | undefined;
-let t: TestApp | undefined;
+const suite = browserSuite({ name: 'guest-browser', voice: true, people: { host: { talks: true }, visitor: {} } });
+const { a11y, screen } = suite;
 let base = '';
-let workDir = '';
 let host: Person | undefined;
 let visitor: Person | undefined;
 let spaceUrl = '';
@@ -49,36 +35,14 @@ const TITLE = 'Open mic for everyone';
 const hostHandle = handle('gbh');
 const member = { handle: handle('gbm'), name: 'Vi Visitor' };
 
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, name)) a11y.push({ screen: name, width, violations });
-}
-
 beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'spaces-guest-browser-'));
-  janus = await startJanus({ ice: { enforceList: 'spaces0' } });
-  t = await startTestApp({
-    serveWeb: true,
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
-  });
-  base = await t.app.start();
+  ({ base } = suite);
+  ({ host, visitor } = suite.people);
   // The visitor has an account already, used when they sign in from the space.
-  await t.signUp(member.handle, member.name);
-  const voice = writeVoiceWav(path.join(workDir, 'voice.wav'));
-  const launched = await Promise.allSettled([launchPerson('host', { fakeAudioFile: voice }), launchPerson('visitor')]);
-  [host, visitor] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await suite.t.signUp(member.handle, member.name);
   await countMicRequests(visitor!.context);
   await visitor!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   await signUpWithForm(host!.page, base, hostHandle, 'Gia Host');
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([host, visitor]);
-  await t?.close().catch((e) => console.error('[guest-browser] app close failed', e));
-  await janus?.stop().catch((e) => console.error('[guest-browser] janus stop failed', e));
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('listening without an account', () => {
@@ -184,10 +148,7 @@ describe('listening without an account', () => {
 
   it('has no serious or critical axe violations on the guest screens, at phone and desktop widths', () => {
     expect(a11y.length).toBe(4);
-    const blocking = a11y
-      .map((s) => ({ ...s, violations: s.violations.filter(isBlocking) }))
-      .filter((s) => s.violations.length > 0);
-    expect(blocking.map((s) => `${s.screen} @${s.width}px\n  ${describeViolations(s.violations)}`).join('\n')).toBe('');
+    expect(suite.blockingFindings()).toBe('');
   });
 
   it('the visitor\'s page had no errors: a guest never hits a refused subscription or mutation', () => {

@@ -1,23 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
-import {
-  captureScreen,
-  closeAll,
-  describeViolations,
-  isBlocking,
-  launchPerson,
-  PASSWORD,
-  PHONE,
-  signUpWithForm,
-  type AxeViolation,
-  type Person,
-} from '../support/browser.ts';
+import { handle, type TestApp } from '../support/app.ts';
+import { PASSWORD, PHONE, signUpWithForm, type Person } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * Third-party apps end to end in headless Chromium, through the built PWA served by the API.
@@ -38,8 +26,8 @@ import {
  * axe-core on the consent, developer and connected-apps pages at 390 and 1280 px; screenshots in
  * tests/artifacts/screenshots/ (gitignored).
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
-
+const suite = browserSuite({ name: 'oauth-browser', people: { dana: {}, uma: {} } });
+const { a11y, screen } = suite;
 let t: TestApp | undefined;
 let base = '';
 let dana: Person | undefined;
@@ -54,11 +42,6 @@ const SCOPE_WORDS = {
   read: 'See spaces, people, profiles and fleets, and your notifications',
   'spaces:write': 'Create, join and leave spaces; raise your hand; react',
 };
-
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, name)) a11y.push({ screen: name, width, violations });
-}
 
 /** Nothing on the page sticks out sideways at phone width (which element does, if one does). */
 async function overflowAtPhoneWidth(page: Page): Promise<string[]> {
@@ -141,8 +124,11 @@ class ThirdPartyApp {
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  /** Closes at once: a browser still open keeps idle connections that close() would wait for. */
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    return closed;
   }
 }
 
@@ -219,22 +205,16 @@ async function arrivalAtCallback(page: Page, since: number): Promise<URL> {
 }
 
 beforeAll(async () => {
-  t = await startTestApp({ serveWeb: true });
-  base = await t.app.start();
+  ({ t, base } = suite);
+  ({ dana, uma } = suite.people);
   echo = new ThirdPartyApp();
   await echo.listen();
-  user.id = (await t.signUp(user.handle, user.name)).id;
-  const launched = await Promise.allSettled([launchPerson('dana'), launchPerson('uma')]);
-  [dana, uma] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}, 90_000);
+  user.id = (await t!.signUp(user.handle, user.name)).id;
+}, 60_000);
 
 afterAll(async () => {
-  await closeAll([dana, uma]);
   await echo?.close().catch(() => undefined);
-  await t?.close().catch((e) => console.error('[oauth-browser] app close failed', e));
-}, 60_000);
+});
 
 describe('third-party apps in the browser', () => {
   it('a developer registers an app on the developer page and reads its client id there', async () => {
@@ -478,10 +458,7 @@ describe('third-party apps in the browser', () => {
   it('has no serious or critical axe violations on the consent, developer and connected-apps pages, at 390 and 1280 px', () => {
     expect(a11y.length).toBeGreaterThanOrEqual(16);
     expect(new Set(a11y.map((s) => s.width))).toEqual(new Set([390, 1280]));
-    const blocking = a11y
-      .map((s) => ({ ...s, violations: s.violations.filter(isBlocking) }))
-      .filter((s) => s.violations.length > 0);
-    expect(blocking.map((s) => `${s.screen} @${s.width}px\n  ${describeViolations(s.violations)}`).join('\n')).toBe('');
+    expect(suite.blockingFindings()).toBe('');
     expect([...dana!.problems, ...uma!.problems]).toEqual([]);
   });
 });

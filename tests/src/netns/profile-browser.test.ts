@@ -1,22 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
-import {
-  captureScreen,
-  closeAll,
-  describeViolations,
-  isBlocking,
-  launchPerson,
-  pageGraphQL,
-  PHONE,
-  signUpWithForm,
-  solidPng,
-  type AxeViolation,
-  type Person,
-} from '../support/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../support/app.ts';
+import { pageGraphQL, PHONE, signUpWithForm, solidPng, type Person } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * Profiles, search and suggested people in headless Chromium, through the built PWA served by
@@ -30,11 +15,9 @@ import {
  * screen gets an axe-core pass and screenshots at phone and desktop widths in
  * tests/artifacts/screenshots/ (gitignored).
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
-
-let t: TestApp | undefined;
+const suite = browserSuite({ name: 'profile-browser', media: true, people: { newcomer: {} } });
+const { a11y, screen } = suite;
 let base = '';
-let mediaDir = '';
 let newcomer: Person | undefined;
 
 const me = { handle: handle('pn'), name: 'Nia Newcomer' };
@@ -43,20 +26,15 @@ const SPACE_TITLE = 'Late night jazz talk';
 /** More people named alike than a page of search results holds (10). */
 const QUILLS = 12;
 
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, name)) a11y.push({ screen: name, width, violations });
-}
-
 beforeAll(async () => {
-  mediaDir = mkdtempSync(path.join(tmpdir(), 'spaces-profile-media-'));
-  t = await startTestApp({ serveWeb: true, mediaDir });
-  base = await t.app.start();
+  const t = suite.t;
+  ({ base } = suite);
+  newcomer = suite.people.newcomer;
 
   // The most followed account is what a new account is offered first.
   const hana = await t.signUp(handle('hana'), popular.name);
   Object.assign(popular, { handle: hana.handle, id: hana.id });
-  const fans = await Promise.all([1, 2, 3].map((n) => t!.signUp(handle('fan'), `Fan ${n}`)));
+  const fans = await Promise.all([1, 2, 3].map((n) => t.signUp(handle('fan'), `Fan ${n}`)));
   for (const fan of fans) {
     const r = await t.gql('mutation($u: ID!) { follow(userId: $u) { id } }', { u: hana.id }, { token: fan.token });
     expect(r.errors).toBeUndefined();
@@ -70,14 +48,6 @@ beforeAll(async () => {
     { token: hana.token },
   );
   expect(space.errors).toBeUndefined();
-
-  newcomer = await launchPerson('newcomer');
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([newcomer]);
-  await t?.close().catch((e) => console.error('[profile-browser] app close failed', e));
-  if (mediaDir) rmSync(mediaDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('profiles, search and suggested people in the browser', () => {
@@ -211,10 +181,7 @@ describe('profiles, search and suggested people in the browser', () => {
 
   it('has no serious or critical axe violations on the new screens, at phone and desktop widths', () => {
     expect(a11y.length).toBeGreaterThanOrEqual(12);
-    const blocking = a11y
-      .map((s) => ({ ...s, violations: s.violations.filter(isBlocking) }))
-      .filter((s) => s.violations.length > 0);
-    expect(blocking.map((s) => `${s.screen} @${s.width}px\n  ${describeViolations(s.violations)}`).join('\n')).toBe('');
+    expect(suite.blockingFindings()).toBe('');
     expect(newcomer!.problems.filter((p) => !/Failed to load resource.*(415|422)/.test(p))).toEqual([]);
   });
 });

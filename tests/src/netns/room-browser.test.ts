@@ -1,25 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJanus, type RunningJanus } from '@spaces/janus';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../support/app.ts';
 import {
-  captureScreen,
-  closeAll,
   describeViolations,
   inboundAudio,
   isBlocking,
-  launchPerson,
   pageGraphQL,
   peerSummaries,
   signUpWithForm,
-  writeVoiceWav,
-  type AxeViolation,
   type Person,
 } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * The room as an app people live in (issue 11), in headless Chromium with real Janus, real
@@ -40,14 +31,18 @@ import {
  * - axe on the room, the docked player and the sheets, at phone and desktop widths; screenshots
  *   in tests/artifacts/screenshots/ (gitignored).
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
 /** Short, so that a closed tab leaves within the test's patience. */
 const PRESENCE_GRACE_MS = 3_000;
 
-let janus: RunningJanus | undefined;
-let t: TestApp | undefined;
+const suite = browserSuite({
+  name: 'room-browser',
+  voice: true,
+  app: { presenceGraceMs: PRESENCE_GRACE_MS },
+  people: { host: { talks: true }, sam: { talks: true }, lia: { talks: true } },
+  shotPrefix: 'room-',
+});
+const { a11y, screen } = suite;
 let base = '';
-let workDir = '';
 let host: Person | undefined;
 let sam: Person | undefined;
 let lia: Person | undefined;
@@ -56,11 +51,6 @@ const names = { host: 'Hana Host', sam: 'Sam Speaker', lia: 'Lia Listener' };
 const handles = { host: handle('rh'), sam: handle('rs'), lia: handle('rl') };
 const TITLE = 'Room that stays with you';
 let spaceId = '';
-
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, `room-${name}`)) a11y.push({ screen: name, width, violations });
-}
 
 /** Follows a link inside the app (SvelteKit routes it on the client: no page load). */
 async function navigateInApp(page: Page, href: string) {
@@ -94,35 +84,13 @@ const tileOf = (page: Page, name: string) => page.getByRole('button', { name: ne
 const notice = (page: Page, text: string | RegExp) => page.getByRole('status').filter({ hasText: text });
 
 beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'spaces-room-browser-'));
-  janus = await startJanus({ ice: { enforceList: 'spaces0' } });
-  t = await startTestApp({
-    serveWeb: true,
-    presenceGraceMs: PRESENCE_GRACE_MS,
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
-  });
-  base = await t.app.start();
-  const voice = writeVoiceWav(path.join(workDir, 'voice.wav'));
-  const launched = await Promise.allSettled([
-    launchPerson('host', { fakeAudioFile: voice }),
-    launchPerson('sam', { fakeAudioFile: voice }),
-    launchPerson('lia', { fakeAudioFile: voice }),
-  ]);
-  [host, sam, lia] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  ({ base } = suite);
+  ({ host, sam, lia } = suite.people);
   await Promise.all([
     signUpWithForm(host!.page, base, handles.host, names.host),
     signUpWithForm(sam!.page, base, handles.sam, names.sam),
     signUpWithForm(lia!.page, base, handles.lia, names.lia),
   ]);
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([host, sam, lia]);
-  await t?.close().catch((e) => console.error('[room-browser] app close failed', e));
-  await janus?.stop().catch((e) => console.error('[room-browser] janus stop failed', e));
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('the room as an app (issue 11)', () => {

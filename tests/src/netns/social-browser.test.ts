@@ -1,21 +1,7 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJanus, type RunningJanus } from '@spaces/janus';
-import { handle, startTestApp, type TestApp } from '../support/app.ts';
-import {
-  captureScreen,
-  closeAll,
-  DESKTOP,
-  describeViolations,
-  isBlocking,
-  launchPerson,
-  pageGraphQL,
-  PHONE,
-  signUpWithForm,
-  type AxeViolation,
-  type Person,
-} from '../support/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../support/app.ts';
+import { DESKTOP, pageGraphQL, PHONE, signUpWithForm, type Person } from '../support/browser.ts';
+import { browserSuite } from '../support/browser-suite.ts';
 
 /**
  * Home, scheduled spaces, reminders and notifications in headless Chromium, through the built PWA
@@ -32,12 +18,11 @@ import {
  * start sheet, notifications and a profile at phone and desktop widths; screenshots in
  * tests/artifacts/screenshots/ (gitignored).
  */
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../artifacts/screenshots');
 const HANA_ZONE = 'Europe/Berlin';
 const FINN_ZONE = 'America/New_York';
 
-let janus: RunningJanus | undefined;
-let t: TestApp | undefined;
+const suite = browserSuite({ name: 'social-browser', voice: true, people: { hana: { timezoneId: HANA_ZONE }, finn: { timezoneId: FINN_ZONE } } });
+const { a11y, screen } = suite;
 let base = '';
 let hana: Person | undefined;
 let finn: Person | undefined;
@@ -53,11 +38,6 @@ startsAt.setSeconds(0, 0);
 let spaceId = '';
 let otherId = '';
 
-const a11y: { screen: string; width: number; violations: AxeViolation[] }[] = [];
-async function screen(person: Person, name: string) {
-  for (const { width, violations } of await captureScreen(person.page, SHOTS, name)) a11y.push({ screen: name, width, violations });
-}
-
 /** "20:00" and the zone's short name ("CET", "EST"), as a clock in `timeZone` shows `at`. */
 function clockIn(at: Date, timeZone: string): { time: string; zone: string } {
   const parts = (locale: string) =>
@@ -68,27 +48,10 @@ function clockIn(at: Date, timeZone: string): { time: string; zone: string } {
   return { time: `${part('en-GB', 'hour')}:${part('en-GB', 'minute')}`, zone };
 }
 
-beforeAll(async () => {
-  janus = await startJanus({ ice: { enforceList: 'spaces0' } });
-  t = await startTestApp({
-    serveWeb: true,
-    mixers: [{ name: 'local', url: janus.httpUrl, adminKey: janus.adminKey, apiSecret: janus.apiSecret }],
-  });
-  base = await t.app.start();
-  const launched = await Promise.allSettled([
-    launchPerson('hana', { timezoneId: HANA_ZONE }),
-    launchPerson('finn', { timezoneId: FINN_ZONE }),
-  ]);
-  [hana, finn] = launched.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-  const failed = launched.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}, 90_000);
-
-afterAll(async () => {
-  await closeAll([hana, finn]);
-  await t?.close().catch((e) => console.error('[social-browser] app close failed', e));
-  await janus?.stop().catch((e) => console.error('[social-browser] janus stop failed', e));
-}, 60_000);
+beforeAll(() => {
+  ({ base } = suite);
+  ({ hana, finn } = suite.people);
+});
 
 describe('home, scheduled spaces, reminders and notifications in the browser', () => {
   it('Finn follows Hana; Hana schedules a space from the start sheet', async () => {
@@ -286,10 +249,7 @@ describe('home, scheduled spaces, reminders and notifications in the browser', (
 
   it('has no serious or critical axe violations, and no page errors', () => {
     expect(a11y.length).toBeGreaterThanOrEqual(10);
-    const blocking = a11y
-      .map((s) => ({ ...s, violations: s.violations.filter(isBlocking) }))
-      .filter((s) => s.violations.length > 0);
-    expect(blocking.map((s) => `${s.screen} @${s.width}px\n  ${describeViolations(s.violations)}`).join('\n')).toBe('');
+    expect(suite.blockingFindings()).toBe('');
     expect([...hana!.problems, ...finn!.problems]).toEqual([]);
   });
 });
