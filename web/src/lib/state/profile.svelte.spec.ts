@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { flushSync } from 'svelte';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeApi, graphQLError } from '$lib/testing/fake-api';
 import { AVATAR_MAX_BYTES, httpAvatarUploader, Profile, ProfileEditor, ProfileSpaces, UserList, type AvatarUploader } from './profile.svelte';
 
@@ -89,6 +90,53 @@ describe('UserList', () => {
     await list.load('grace', 'following');
     expect(list.users.map((u) => u.id)).toEqual(['U7']);
     expect(api.callsTo('Followers')).toHaveLength(0);
+  });
+
+  it("shows only the open list when another user's list arrives late", async () => {
+    let release!: () => void;
+    const late = new Promise<void>((r) => (release = r));
+    const api = new FakeApi().on('Followers', async (v: Record<string, unknown>) => {
+      if (v.handle === 'ada') await late;
+      return { user: { id: 'U2', followers: { edges: [node(v.handle === 'ada' ? 1 : 2)], pageInfo: { hasNextPage: false, endCursor: null } } } };
+    });
+    const list = new UserList(api);
+    const first = list.load('ada', 'followers');
+    await list.load('grace', 'followers');
+    release();
+    await first;
+    expect(list.users.map((u) => u.id)).toEqual(['U2']);
+    expect(list.status).toBe('ready');
+  });
+
+  it('keeps the users shown when a further page fails, and says why', async () => {
+    const api = new FakeApi().on('Followers', (v: Record<string, unknown>) =>
+      v.after ? graphQLError('INTERNAL_SERVER_ERROR', 'boom') : { user: { id: 'U2', followers: { edges: [node(1)], pageInfo: { hasNextPage: true, endCursor: 'c1' } } } },
+    );
+    const list = new UserList(api);
+    await list.load('grace', 'followers');
+    await list.loadMore();
+    expect(list.users.map((u) => u.id)).toEqual(['U1']);
+    expect(list.status).toBe('ready');
+    expect(list.loadingMore).toBe(false);
+    expect(list.error?.message).toMatch(/on our side/);
+  });
+
+  it('loads once when called from an effect, as the followers page does', async () => {
+    const api = new FakeApi().on('Followers', { user: { id: 'U2', followers: { edges: [node(1)], pageInfo: { hasNextPage: false, endCursor: null } } } });
+    const list = new UserList(api);
+    const stop = $effect.root(() => {
+      $effect(() => {
+        void list.load('grace', 'followers');
+      });
+    });
+    try {
+      flushSync();
+      await vi.waitFor(() => expect(list.status).toBe('ready'));
+      flushSync();
+      expect(api.callsTo('Followers')).toHaveLength(1);
+    } finally {
+      stop();
+    }
   });
 
   it('says when the user does not exist', async () => {
@@ -265,6 +313,44 @@ describe('ProfileSpaces', () => {
     expect(api.callsTo('RecentSpaces')[1]?.variables).toEqual({ handle: 'hana', first: 10, after: 'c1' });
     expect(spaces.recent.map((s) => s.id)).toEqual(['r1', 'r2', 'r3']);
     expect(spaces.recentHasMore).toBe(false);
+  });
+
+  it("shows only the open profile's recent spaces when the previous profile's arrive late", async () => {
+    let release!: () => void;
+    const late = new Promise<void>((r) => (release = r));
+    const api = new FakeApi()
+      .on('ProfileSpaces', { user: { id: 'H', liveSpace: null, upcomingSpaces: [] } })
+      .on('RecentSpaces', async (v: Record<string, unknown>) => {
+        if (v.handle === 'ada') await late;
+        return { user: { id: 'H', recentSpaces: { edges: [{ node: recent(`${v.handle}-1`) }], pageInfo: { endCursor: null, hasNextPage: false } } } };
+      });
+    const spaces = new ProfileSpaces(api);
+    const first = spaces.load('ada');
+    await spaces.load('hana');
+    release();
+    await first;
+    expect(spaces.recent.map((s) => s.id)).toEqual(['hana-1']);
+    expect(spaces.loadingRecent).toBe(false);
+  });
+
+  it('loads once when called from an effect, as the profile page does (no effect depending on the list it replaces)', async () => {
+    const api = new FakeApi()
+      .on('ProfileSpaces', { user: { id: 'H', liveSpace: null, upcomingSpaces: [] } })
+      .on('RecentSpaces', { user: { id: 'H', recentSpaces: { edges: [{ node: recent('r1') }], pageInfo: { endCursor: null, hasNextPage: false } } } });
+    const spaces = new ProfileSpaces(api);
+    const stop = $effect.root(() => {
+      $effect(() => {
+        void spaces.load('hana');
+      });
+    });
+    try {
+      flushSync();
+      await vi.waitFor(() => expect(spaces.recent.map((s) => s.id)).toEqual(['r1']));
+      flushSync();
+      expect(api.callsTo('RecentSpaces')).toHaveLength(1);
+    } finally {
+      stop();
+    }
   });
 
   it('keeps the error in words when they cannot load', async () => {

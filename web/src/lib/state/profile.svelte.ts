@@ -16,6 +16,7 @@ import {
   type RecentSpaceData,
   type UserBasic,
 } from '$lib/graphql/documents';
+import { PagedList } from './paged-list.svelte';
 import { UpcomingList } from './scheduled.svelte';
 
 export type LoadStatus = 'loading' | 'ready' | 'not-found' | 'error';
@@ -84,10 +85,7 @@ export class Profile {
  */
 export class ProfileSpaces {
   #liveSpace = $state<ProfileSpacesData['liveSpace']>(null);
-  #recent = $state<RecentSpaceData[]>([]);
-  #recentCursor: string | null = null;
-  #recentHasMore = $state(false);
-  #loadingRecent = $state(false);
+  #recent = $state(this.#recentOf(''));
   #error = $state<AppError | null>(null);
   readonly upcoming: UpcomingList;
   #api: Api;
@@ -102,25 +100,27 @@ export class ProfileSpaces {
     return this.#liveSpace;
   }
   get recent(): RecentSpaceData[] {
-    return this.#recent;
+    return this.#recent.items;
   }
   get recentHasMore(): boolean {
-    return this.#recentHasMore;
+    return this.#recent.hasMore;
   }
   get loadingRecent(): boolean {
-    return this.#loadingRecent;
+    return this.#recent.loading;
   }
   get error(): AppError | null {
-    return this.#error;
+    return this.#error ?? this.#recent.error;
   }
 
   async load(handle: string): Promise<void> {
     this.#handle = handle;
-    this.#recent = [];
-    this.#recentCursor = null;
-    this.#recentHasMore = false;
+    // A list of its own per profile: a page of the one before that arrives late goes nowhere.
+    // (Not read back from the field here: the page calls this in an effect, which would then
+    // depend on the list it replaces.)
+    const recent = this.#recentOf(handle);
+    this.#recent = recent;
     try {
-      const [spaces] = await Promise.all([this.#api.query(ProfileSpacesQuery, { handle }), this.#loadRecent(null)]);
+      const [spaces] = await Promise.all([this.#api.query(ProfileSpacesQuery, { handle }), recent.refresh()]);
       if (handle !== this.#handle) return;
       this.#liveSpace = spaces.user?.liveSpace ?? null;
       this.upcoming.replace(spaces.user?.upcomingSpaces ?? []);
@@ -131,25 +131,16 @@ export class ProfileSpaces {
   }
 
   async loadMoreRecent(): Promise<void> {
-    if (this.#recentHasMore && this.#recentCursor && !this.#loadingRecent) await this.#loadRecent(this.#recentCursor);
+    await this.#recent.loadMore();
   }
 
-  async #loadRecent(after: string | null): Promise<void> {
-    const handle = this.#handle;
-    this.#loadingRecent = true;
-    try {
+  #recentOf(handle: string): PagedList<RecentSpaceData> {
+    return new PagedList(async (after) => {
       const data = await this.#api.query(RecentSpacesQuery, { handle, first: 10, after });
-      if (handle !== this.#handle || !data.user) return;
-      const page = data.user.recentSpaces;
-      const seen = new Set(this.#recent.map((s) => s.id));
-      this.#recent = [...this.#recent, ...page.edges.map((e) => e.node).filter((s) => !seen.has(s.id))];
-      this.#recentCursor = page.pageInfo.endCursor ?? null;
-      this.#recentHasMore = page.pageInfo.hasNextPage;
-    } catch (error) {
-      this.#error = toAppError(error);
-    } finally {
-      this.#loadingRecent = false;
-    }
+      const page = data.user?.recentSpaces;
+      if (!page) return { items: [], hasMore: false, cursor: null };
+      return { items: page.edges.map((e) => e.node), hasMore: page.pageInfo.hasNextPage, cursor: page.pageInfo.endCursor ?? null };
+    });
   }
 }
 
@@ -158,62 +149,50 @@ export type ListedUser = UserBasic & { viewerFollows: boolean };
 
 /** Followers or following of one user, page by page. */
 export class UserList {
-  users = $state<ListedUser[]>([]);
-  hasMore = $state(false);
-  status = $state<LoadStatus>('loading');
-  loadingMore = $state(false);
-  error = $state<AppError | null>(null);
-
+  #list = $state(new PagedList<ListedUser>(async () => ({ items: [], hasMore: false, cursor: null })));
+  #status = $state<LoadStatus>('loading');
   #api: Api;
-  #handle = '';
-  #kind: UserListKind = 'followers';
-  #cursor: string | null = null;
 
   constructor(api: Api) {
     this.#api = api;
   }
 
+  get users(): ListedUser[] {
+    return this.#list.items;
+  }
+  get hasMore(): boolean {
+    return this.#list.hasMore;
+  }
+  get status(): LoadStatus {
+    return this.#status;
+  }
+  /** A further page is on its way (the first one is `status` 'loading'). */
+  get loadingMore(): boolean {
+    return this.#status === 'ready' && this.#list.loading;
+  }
+  get error(): AppError | null {
+    return this.#list.error;
+  }
+
   async load(handle: string, kind: UserListKind): Promise<void> {
-    this.#handle = handle;
-    this.#kind = kind;
-    this.#cursor = null;
-    this.users = [];
-    this.status = 'loading';
-    await this.#page();
+    let found = true;
+    const list = new PagedList<ListedUser>(async (after) => {
+      const variables = { handle, first: 30, after };
+      const user = kind === 'followers' ? (await this.#api.query(FollowersQuery, variables)).user : (await this.#api.query(FollowingQuery, variables)).user;
+      found = !!user;
+      if (!user) return { items: [], hasMore: false, cursor: null };
+      const connection = 'followers' in user ? user.followers : user.following;
+      return { items: connection.edges.map((e) => e.node), hasMore: connection.pageInfo.hasNextPage, cursor: connection.pageInfo.endCursor ?? null };
+    });
+    this.#list = list;
+    this.#status = 'loading';
+    await list.refresh();
+    if (list !== this.#list) return; // another user's list was asked for meanwhile
+    this.#status = !found ? 'not-found' : list.error ? 'error' : 'ready';
   }
 
   async loadMore(): Promise<void> {
-    if (!this.hasMore || this.loadingMore) return;
-    this.loadingMore = true;
-    try {
-      await this.#page();
-    } finally {
-      this.loadingMore = false;
-    }
-  }
-
-  async #page(): Promise<void> {
-    const variables = { handle: this.#handle, first: 30, after: this.#cursor };
-    try {
-      const user =
-        this.#kind === 'followers'
-          ? (await this.#api.query(FollowersQuery, variables)).user
-          : (await this.#api.query(FollowingQuery, variables)).user;
-      if (!user) {
-        this.status = 'not-found';
-        return;
-      }
-      const connection = 'followers' in user ? user.followers : user.following;
-      const seen = new Set(this.users.map((u) => u.id));
-      this.users = [...this.users, ...connection.edges.map((e) => e.node).filter((u) => !seen.has(u.id))];
-      this.#cursor = connection.pageInfo.endCursor ?? null;
-      this.hasMore = connection.pageInfo.hasNextPage;
-      this.status = 'ready';
-      this.error = null;
-    } catch (error) {
-      this.error = toAppError(error);
-      if (this.status === 'loading') this.status = 'error';
-    }
+    await this.#list.loadMore();
   }
 }
 
