@@ -74,6 +74,18 @@ describe('profiles, search and suggested people in the browser', () => {
     await expect.poll(async () => (await following()).data?.viewer.followingCount, { timeout: 10_000 }).toBe(1);
     const r = await following();
     expect(r.data?.viewer.following.edges.map((e) => e.node.handle)).toEqual([popular.handle]);
+
+    // From Hana's followers: her fans are listed, and one is followed from the list itself.
+    await page.goto(`${base}/u/${popular.handle}/followers`);
+    const list = page.getByRole('main').getByRole('list');
+    await list.getByRole('link', { name: /Fan 1/ }).waitFor();
+    // The newcomer is listed too, without a button of their own.
+    await list.getByRole('link', { name: new RegExp(me.name) }).waitFor();
+    await expect(list.getByRole('button', { name: new RegExp(me.name) }).count()).resolves.toBe(0);
+    await screen(newcomer!, 'p01b-followers-list');
+    await list.getByRole('button', { name: 'Follow Fan 1' }).click();
+    await expect.poll(() => list.getByRole('button', { name: 'Following Fan 1' }).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(async () => (await following()).data?.viewer.followingCount, { timeout: 10_000 }).toBe(2);
   });
 
   it('edits the profile: a bio with an emoji, an avatar upload; a file that is not an image is refused in words', async () => {

@@ -9,6 +9,25 @@ export interface Followable {
 }
 
 /**
+ * Follows or unfollows `person` from a list: `show` puts the new state on the button at once,
+ * then the server's answer, or the old state back when the server says no (the AppError is
+ * thrown then, for the page's one error handler).
+ */
+export async function toggleFollowing(api: Api, person: Followable, show: (viewerFollows: boolean) => void): Promise<void> {
+  const follow = !person.viewerFollows;
+  show(follow);
+  try {
+    const data = follow
+      ? (await api.mutate(FollowMutation, { userId: person.id })).follow
+      : (await api.mutate(UnfollowMutation, { userId: person.id })).unfollow;
+    show(data.viewerFollows);
+  } catch (error) {
+    show(!follow);
+    throw toAppError(error);
+  }
+}
+
+/**
  * A list of people with a follow button each (search results, suggestions): following changes
  * the button at once and goes back if the server says no. Appending skips people already listed,
  * so pages that overlap (the list changed in between) never show anyone twice.
@@ -43,17 +62,9 @@ export class PeopleList<T extends Followable> {
   async toggleFollow(id: string): Promise<void> {
     const person = this.#items.find((p) => p.id === id);
     if (!person || this.isPending(id)) return;
-    const follow = !person.viewerFollows;
-    this.#set(id, follow);
     this.#pending = [...this.#pending, id];
     try {
-      const data = follow
-        ? (await this.#api.mutate(FollowMutation, { userId: id })).follow
-        : (await this.#api.mutate(UnfollowMutation, { userId: id })).unfollow;
-      this.#set(id, data.viewerFollows);
-    } catch (error) {
-      this.#set(id, !follow);
-      throw toAppError(error);
+      await toggleFollowing(this.#api, person, (viewerFollows) => this.#set(id, viewerFollows));
     } finally {
       this.#pending = this.#pending.filter((p) => p !== id);
     }

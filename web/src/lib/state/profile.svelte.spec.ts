@@ -139,6 +139,27 @@ describe('UserList', () => {
     }
   });
 
+  it('follows someone listed at once, takes the server answer, and puts the button back when refused', async () => {
+    const api = new FakeApi()
+      .on('Followers', { user: { id: 'U2', followers: { edges: [node(1), node(2)], pageInfo: { hasNextPage: false, endCursor: null } } } })
+      .on('Follow', { follow: { id: 'U1', viewerFollows: true, followerCount: 1 } });
+    const list = new UserList(api);
+    await list.load('grace', 'followers');
+    const following = list.toggleFollow('U1');
+    expect(list.users.find((u) => u.id === 'U1')?.viewerFollows).toBe(true);
+    expect(list.isPending('U1')).toBe(true);
+    await list.toggleFollow('U1'); // a second click while the first is on its way does nothing
+    await following;
+    expect(api.callsTo('Follow')).toEqual([{ name: 'Follow', variables: { userId: 'U1' } }]);
+    expect(list.isPending('U1')).toBe(false);
+    expect(list.users.map((u) => u.viewerFollows)).toEqual([true, false]);
+
+    api.on('Follow', graphQLError('RATE_LIMITED', 'Slow down.'));
+    await expect(list.toggleFollow('U2')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(list.users.map((u) => u.viewerFollows)).toEqual([true, false]);
+    expect(list.isPending('U2')).toBe(false);
+  });
+
   it('says when the user does not exist', async () => {
     const list = new UserList(new FakeApi().on('Followers', { user: null }));
     await list.load('ghost', 'followers');

@@ -17,6 +17,7 @@ import {
   type UserBasic,
 } from '$lib/graphql/documents';
 import { PagedList } from './paged-list.svelte';
+import { toggleFollowing } from './people.svelte';
 import { UpcomingList } from './scheduled.svelte';
 
 export type LoadStatus = 'loading' | 'ready' | 'not-found' | 'error';
@@ -151,6 +152,7 @@ export type ListedUser = UserBasic & { viewerFollows: boolean };
 export class UserList {
   #list = $state(new PagedList<ListedUser>(async () => ({ items: [], hasMore: false, cursor: null })));
   #status = $state<LoadStatus>('loading');
+  #pending = $state<string[]>([]);
   #api: Api;
 
   constructor(api: Api) {
@@ -193,6 +195,26 @@ export class UserList {
 
   async loadMore(): Promise<void> {
     await this.#list.loadMore();
+  }
+
+  /** A follow (or unfollow) of someone listed is on its way. */
+  isPending(id: string): boolean {
+    return this.#pending.includes(id);
+  }
+
+  /** Follows or unfollows someone listed, from the list; throws the AppError after putting the button back. */
+  async toggleFollow(id: string): Promise<void> {
+    const list = this.#list;
+    const person = list.items.find((u) => u.id === id);
+    if (!person || this.isPending(id)) return;
+    this.#pending = [...this.#pending, id];
+    try {
+      await toggleFollowing(this.#api, person, (viewerFollows) =>
+        list.update((users) => users.map((u) => (u.id === id ? { ...u, viewerFollows } : u))),
+      );
+    } finally {
+      this.#pending = this.#pending.filter((p) => p !== id);
+    }
   }
 }
 
