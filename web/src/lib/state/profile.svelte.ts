@@ -180,7 +180,8 @@ export class UserList {
     let found = true;
     const list = new PagedList<ListedUser>(async (after) => {
       const variables = { handle, first: 30, after };
-      const user = kind === 'followers' ? (await this.#api.query(FollowersQuery, variables)).user : (await this.#api.query(FollowingQuery, variables)).user;
+      const user =
+        kind === 'followers' ? (await this.#api.query(FollowersQuery, variables)).user : (await this.#api.query(FollowingQuery, variables)).user;
       found = !!user;
       if (!user) return { items: [], hasMore: false, cursor: null };
       const connection = 'followers' in user ? user.followers : user.following;
