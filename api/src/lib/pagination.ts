@@ -63,7 +63,6 @@ export const emptyPage = <T = never>(): Page<T> => ({
   pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
 });
 
-/** rows: fetched with limit first+1, so one extra row tells whether a next page exists. */
 /** An edge whose cursor is made when read: most clients ask only for pageInfo.endCursor. */
 class Edge<T> {
   constructor(
@@ -75,6 +74,7 @@ class Edge<T> {
   }
 }
 
+/** rows: fetched with limit first+1, so one extra row tells whether a next page exists. */
 export function toPage<T>(rows: T[], first: number, cursorOf: (row: T) => (string | number)[]): Page<T> {
   const page = rows.slice(0, first);
   // A class rather than an object literal with a getter, which V8 makes far more slowly.
