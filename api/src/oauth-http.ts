@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import OAuth2Server from '@node-oauth/oauth2-server';
-import { GraphQLError } from 'graphql';
 import { API_SCOPES } from './domain/rules.ts';
 import type { Services } from './context.ts';
 
@@ -39,7 +38,7 @@ export function oauthHandler(services: Services, publicOrigins: string[], client
     try {
       // Codes, client secrets and refresh tokens are long random strings, but a client guessing
       // them (or flooding the grant's database work) is slowed down all the same, across instances.
-      const retryAfterMs = await refusedFor(() => services.limits.oauthEndpoint(clientKeyOf(req)));
+      const retryAfterMs = await services.limits.oauthEndpoint(clientKeyOf(req));
       if (retryAfterMs !== null) {
         const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
         return (
@@ -83,17 +82,6 @@ export function oauthHandler(services: Services, publicOrigins: string[], client
     // RFC 7009 §2.2: 200 whether or not the token was valid (nothing to learn from the answer).
     await apps.revokeForClient(app.id, body.token);
     sendJson(res, 200, {});
-  }
-}
-
-/** Runs a limit's hit: null when it passes, the wait it asks for when it refuses (RATE_LIMITED). */
-async function refusedFor(hit: () => Promise<void>): Promise<number | null> {
-  try {
-    await hit();
-    return null;
-  } catch (error) {
-    if (error instanceof GraphQLError && error.extensions.code === 'RATE_LIMITED') return Number(error.extensions.retryAfterMs ?? 1000);
-    throw error;
   }
 }
 

@@ -40,12 +40,19 @@ export class Limiter {
 
   /** Counts one hit for key; throws RATE_LIMITED once the window's limit is passed. */
   async hit(key: string): Promise<void> {
+    const waitMs = await this.tryHit(key);
+    if (waitMs !== null) throw rateLimited(waitMs);
+  }
+
+  /** Counts one hit for key: null when it passes, else how long (ms) until one would (outside GraphQL, e.g. HTTP 429). */
+  async tryHit(key: string): Promise<number | null> {
     try {
       await this.store.consume(key);
+      return null;
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
       this.refused();
-      throw rateLimited(Math.max(error.msBeforeNext, 1));
+      return Math.max(error.msBeforeNext, 1);
     }
   }
 

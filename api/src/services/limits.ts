@@ -120,9 +120,9 @@ export class Limits {
     if (appId) await hitNaming(this.byApp, appId, 'APP');
   }
 
-  /** Counts a POST to /oauth/token or /oauth/revoke from client: RATE_LIMITED (retryAfterMs) past the limit. */
-  async oauthEndpoint(client: string): Promise<void> {
-    await this.oauthEndpointByClient.hit(client);
+  /** Counts a POST to /oauth/token or /oauth/revoke from client: null, or past the limit the wait (ms) for HTTP 429. */
+  oauthEndpoint(client: string): Promise<number | null> {
+    return this.oauthEndpointByClient.tryHit(client);
   }
 
   close(): Promise<void> {
